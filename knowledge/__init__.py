@@ -1,0 +1,1 @@
+"""Minsheng knowledge base: sources, parsing, chunking, embeddings, hybrid retrieval, catalogue."""

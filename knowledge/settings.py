@@ -1,0 +1,64 @@
+"""The one settings object. Every knob comes from here (env prefix ``MINSHENG_``); nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINSHENG_", env_file=None, extra="ignore")
+
+    # Where runtime state lives: Chroma, embedding cache, index manifests.
+    data_dir: Path = REPO_ROOT / "var"
+    # Default knowledge base shipped in the repo (plan text + metadata sidecars).
+    sources_dir: Path = PACKAGE_DIR / "data" / "sources"
+    # Converted models are shared between clones: converting costs a minute and ~500 MB.
+    models_dir: Path = Path.home() / ".cache" / "minsheng" / "models"
+
+    # A hub name (e.g. "BAAI/bge-small-zh-v1.5") or a local directory. Empty = the offline default,
+    # multilingual-e5-small prepared by `minsheng models prepare` under models_dir.
+    embedding_model: str = ""
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+    embed_batch_size: int = Field(32, ge=1, le=512)
+    # int8 dynamic quantisation of the Linear layers: ~2x faster queries on CPU, same ranking quality.
+    quantize_embeddings: bool = True
+    torch_threads: int = Field(2, ge=1, le=64)
+
+    # Chroma: embedded PersistentClient under data_dir unless a server URL is given.
+    chroma_url: str | None = None
+    keep_versions: int = Field(3, ge=1, le=50)
+
+    # Retrieval fusion.
+    rrf_k: int = Field(60, ge=1)
+    candidate_pool: int = Field(50, ge=5, le=500)
+    region_boost: float = Field(1.6, ge=1.0)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @property
+    def embedding_model_path(self) -> str:
+        return self.embedding_model or str(self.models_dir / "multilingual-e5-small")
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
