@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     passage_prefix: str = "passage: "
     embed_batch_size: int = Field(32, ge=1, le=512)
     # int8 dynamic quantisation of the Linear layers: ~2x faster queries on CPU, same ranking quality.
-    quantize_embeddings: bool = True
+    quantize_embeddings: bool = False
     torch_threads: int = Field(2, ge=1, le=64)
 
     # Chroma: embedded PersistentClient under data_dir unless a server URL is given.

@@ -1,0 +1,198 @@
+"""Hybrid retrieval: dense (Chroma) + jieba BM25 + character-bigram BM25, fused by reciprocal rank.
+
+Region: an explicit filter restricts to that region's plan; otherwise place names in the question
+boost their region without hiding the other. Every hit carries its verbatim quote and offsets.
+A query runs against one immutable snapshot of one index version, so an ingest that switches
+versions mid-query can never mix results.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from pydantic import BaseModel
+
+from knowledge.chunking import Chunk
+from knowledge.embedding import Embedder, EmbeddingCache
+from knowledge.errors import InvalidQuery
+from knowledge.lexical import LexicalIndex, expand_query
+from knowledge.regions import detect_regions
+from knowledge.settings import Settings
+from knowledge.sources import REGIONS, Region
+from knowledge.store import VersionStore, make_client
+
+MAX_QUERY_CHARS = 500
+MAX_TOP_K = 50
+# Relative trust in each ranker, tuned on the development set (see docs/benchmarks.md).
+WEIGHTS = {"dense": 1.0, "words": 1.0, "chars": 1.0}
+RANKERS: tuple[str, ...] = ("dense", "words", "chars")
+
+
+class Hit(BaseModel):
+    chunk_id: str
+    text: str
+    quote: str
+    source: str
+    title: str
+    region: Region
+    section: str
+    section_titles: list[str]
+    kind: str
+    start: int
+    end: int
+    score: float  # fused reciprocal-rank score (higher is better; comparable within one query)
+    similarity: float | None = None  # cosine similarity to the query embedding, when the dense ranker saw it
+    valid_from: date
+    valid_to: date
+    fields: dict[str, str] | None = None
+
+
+class SearchResult(BaseModel):
+    hits: list[Hit]
+    version: str
+    detected_regions: list[Region]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: str
+    chunks: list[Chunk]
+    collection: object
+    lexical: LexicalIndex
+    regions: np.ndarray
+    index_of: dict[str, int]
+
+
+def validate_query(query: str, top_k: int, region: str | None) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidQuery("问题不能为空 (query must not be empty)")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"问题太长，请控制在 {MAX_QUERY_CHARS} 字以内 (query is {len(query)} characters)")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidQuery(f"top_k must be between 1 and {MAX_TOP_K}")
+    if region is not None and region not in REGIONS:
+        raise InvalidQuery(f"未知地区 {region!r}：只支持 {', '.join(REGIONS)}")
+    return query.strip()
+
+
+def rrf(rankings: dict[str, list[int]], k: int, weights: dict[str, float]) -> dict[int, float]:
+    """Reciprocal-rank fusion of several ranked lists of document indices (pure)."""
+    fused: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        w = weights.get(name, 1.0)
+        for rank, idx in enumerate(ranking, start=1):
+            fused[idx] = fused.get(idx, 0.0) + w / (k + rank)
+    return fused
+
+
+def top_indices(scores: np.ndarray, mask: np.ndarray | None, limit: int) -> list[int]:
+    if mask is not None:
+        scores = np.where(mask, scores, 0.0)
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return [int(i) for i in order if scores[i] > 0]
+
+
+class Retriever:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, refresh_seconds: float = 1.0):
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings, EmbeddingCache(settings.data_dir / "embeddings.sqlite"))
+        self.store = VersionStore(make_client(settings))
+        self.refresh_seconds = refresh_seconds
+        self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    # --- snapshots -------------------------------------------------------------------------
+    def snapshot(self, force_check: bool = False) -> Snapshot:
+        snap = self._snapshot
+        if snap is not None and not force_check and time.monotonic() - self._checked_at < self.refresh_seconds:
+            return snap
+        with self._lock:
+            version = self.store.require_current()
+            self._checked_at = time.monotonic()
+            if self._snapshot is None or self._snapshot.version != version:
+                self._snapshot = self._load(version)
+            return self._snapshot
+
+    def _load(self, version: str) -> Snapshot:
+        chunks, collection = self.store.load_chunks(version)
+        return Snapshot(
+            version=version,
+            chunks=chunks,
+            collection=collection,
+            lexical=LexicalIndex([c.embed_text for c in chunks]),
+            regions=np.array([c.region for c in chunks]),
+            index_of={c.id: i for i, c in enumerate(chunks)},
+        )
+
+    # --- search ----------------------------------------------------------------------------
+    def search(
+        self, query: str, top_k: int = 5, region: str | None = None, rankers: tuple[str, ...] = RANKERS
+    ) -> SearchResult:
+        """``rankers`` selects a subset of dense/words/chars (for ablations); fusion is the same."""
+        query = validate_query(query, top_k, region)
+        try:
+            return self._search(self.snapshot(), query, top_k, region, rankers)
+        except Exception as exc:  # the version vanished under us (pruned): reload once and retry
+            if "does not exist" not in str(exc):
+                raise
+            return self._search(self.snapshot(force_check=True), query, top_k, region, rankers)
+
+    def _search(
+        self, snap: Snapshot, query: str, top_k: int, region: str | None, rankers: tuple[str, ...]
+    ) -> SearchResult:
+        expanded = expand_query(query)
+        mentioned = detect_regions(query)
+        mask = snap.regions == region if region else None
+        pool = min(self.settings.candidate_pool, len(snap.chunks))
+
+        rankings: dict[str, list[int]] = {}
+        similarity: dict[int, float] = {}
+        if "dense" in rankers:
+            vector = self.embedder.embed_query(expanded)
+            dense = snap.collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=pool,
+                where={"region": region} if region else None,
+                include=["distances"],
+            )
+            pairs = [(snap.index_of[i], 1.0 - float(d)) for i, d in zip(dense["ids"][0], dense["distances"][0], strict=True) if i in snap.index_of]
+            rankings["dense"] = [i for i, _ in pairs]
+            similarity = dict(pairs)
+        if "words" in rankers:
+            rankings["words"] = top_indices(snap.lexical.word_scores(expanded), mask, pool)
+        if "chars" in rankers:
+            rankings["chars"] = top_indices(snap.lexical.char_scores(expanded), mask, pool)
+        fused = rrf(rankings, self.settings.rrf_k, WEIGHTS)
+        if region is None and len(mentioned) == 1:
+            for idx in fused:
+                if snap.regions[idx] == mentioned[0]:
+                    fused[idx] *= self.settings.region_boost
+        best = sorted(fused.items(), key=lambda kv: -kv[1])[:top_k]
+        hits = [_hit(snap.chunks[i], score, similarity.get(i)) for i, score in best]
+        return SearchResult(hits=hits, version=snap.version, detected_regions=mentioned)
+
+
+def _hit(chunk: Chunk, score: float, similarity: float | None) -> Hit:
+    return Hit(
+        chunk_id=chunk.id,
+        text=chunk.text,
+        quote=chunk.quote,
+        source=chunk.source,
+        title=chunk.title,
+        region=chunk.region,
+        section=chunk.section,
+        section_titles=chunk.section_titles,
+        kind=chunk.kind,
+        start=chunk.start,
+        end=chunk.end,
+        score=round(score, 5),
+        similarity=None if similarity is None else round(similarity, 4),
+        valid_from=chunk.valid_from,
+        valid_to=chunk.valid_to,
+        fields=chunk.fields,
+    )
