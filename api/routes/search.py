@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.deps import RetrieverDep
+from knowledge.retrieval import MAX_QUERY_CHARS, MAX_TOP_K, Hit
+from knowledge.sources import Region
+
+router = APIRouter(prefix="/v1", tags=["search"])
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="居民或接线员的问题")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K)
+    region: Region | None = Field(None, description="只检索该地区的规划；为空时按问题中的地名加权")
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("问题不能为空")
+        return value
+
+
+class SearchResponse(BaseModel):
+    hits: list[Hit]
+    version: str
+    detected_regions: list[Region]
+
+
+@router.post("/search", response_model=SearchResponse)
+def search(body: SearchRequest, retriever: RetrieverDep) -> SearchResponse:
+    result = retriever.search(body.query, top_k=body.top_k, region=body.region)
+    return SearchResponse(hits=result.hits, version=result.version, detected_regions=result.detected_regions)

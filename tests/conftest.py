@@ -1,0 +1,62 @@
+"""Shared fixtures: real settings in a temporary data dir, the real model, a real ingested Chroma index."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from knowledge.model_prepare import prepare_model
+from knowledge.settings import PACKAGE_DIR, Settings
+from knowledge.sources import SourceDocument, load_sources
+
+SOURCES_DIR = PACKAGE_DIR / "data" / "sources"
+EVAL_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "dev_questions.jsonl"
+
+
+@pytest.fixture(scope="session")
+def sources() -> list[SourceDocument]:
+    return load_sources(SOURCES_DIR)
+
+
+@pytest.fixture(scope="session")
+def source_text(sources) -> dict[str, str]:
+    return {d.file_name: d.text for d in sources}
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    base = Settings()
+    prepare_model(Path(base.embedding_model_path))  # no-op when already prepared
+    return Settings(data_dir=tmp_path_factory.mktemp("minsheng-data"))
+
+
+@pytest.fixture(scope="session")
+def ingested(settings):
+    from knowledge.ingest import ingest
+
+    return ingest(settings)
+
+
+@pytest.fixture(scope="session")
+def retriever(settings, ingested):
+    from knowledge.retrieval import Retriever
+
+    return Retriever(settings)
+
+
+@pytest.fixture
+def extra_sources(tmp_path) -> Path:
+    """The shipped plans plus a small third document, as a separate source directory."""
+    target = tmp_path / "sources"
+    shutil.copytree(SOURCES_DIR, target)
+    (target / "900_test.txt").write_text(
+        "测试规划\n\n第一章 总则\n\n第一节 测试服务\n\n为辖区内常住居民免费提供测试验证专项服务，每年一次。\n", encoding="utf-8"
+    )
+    (target / "900_test.meta.yaml").write_text(
+        "doc_id: test-plan\ntitle: 《测试规划》\nshort_title: 测试规划\nregion: guangxi\n"
+        "period: {start: 2021, end: 2025}\nvalid_from: 2021-01-01\nvalid_to: 2025-12-31\noriginal_file: 900_test.txt\n",
+        encoding="utf-8",
+    )
+    return target
