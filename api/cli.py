@@ -70,7 +70,9 @@ def _ingest(source: Path | None, force: bool) -> None:
 
 @app.command()
 def ingest(
-    source: Annotated[Path | None, typer.Option("--source", help="directory of .txt plans with .meta.yaml")] = None,
+    source: Annotated[
+        Path | None, typer.Option("--source", help="directory of .txt plans with .meta.yaml")
+    ] = None,
     force: Annotated[bool, typer.Option(help="build a new version even if nothing changed")] = False,
 ) -> None:
     """Parse, chunk, embed and index the plans as a new index version."""
@@ -112,7 +114,9 @@ def eval_retrieval(
     retriever = default_retriever()
     chosen = tuple(r.strip() for r in rankers.split(",") if r.strip())
     items = load_items(path)
-    scores, ranks = evaluate_retrieval(items, lambda q: [h.quote for h in retriever.search(q, top_k=10, rankers=chosen).hits])
+    scores, ranks = evaluate_retrieval(
+        items, lambda q: [h.quote for h in retriever.search(q, top_k=10, rankers=chosen).hits]
+    )
     typer.echo(f"rankers: {'+'.join(chosen)}")
     typer.echo(f"{'type':<18}{'n':>4}{'R@1':>8}{'R@5':>8}{'MRR@10':>9}")
     for name, s in scores.items():
@@ -172,7 +176,9 @@ def serve(
     models_prepare()
     _ingest(None, force=False)
     host, port = host or settings.api_host, port or settings.api_port
-    typer.secho(f"API: http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", fg=typer.colors.GREEN)
+    typer.secho(
+        f"API: http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", fg=typer.colors.GREEN
+    )
     uvicorn.run("api.main:app", host=host, port=port, log_level="info")
 
 

@@ -6,7 +6,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from knowledge.errors import IndexNotReady, InvalidQuery, KnowledgeError, ModelUnavailable, NotFound, SourceError
+from knowledge.errors import (
+    IndexNotReady,
+    InvalidQuery,
+    KnowledgeError,
+    ModelUnavailable,
+    NotFound,
+    SourceError,
+)
 
 STATUS = {InvalidQuery: 422, SourceError: 422, NotFound: 404, IndexNotReady: 503, ModelUnavailable: 503}
 

@@ -105,7 +105,10 @@ def _merge_small_paragraphs(text: str, blocks: list[Block]) -> list[Block]:
             and prev.headings == block.headings
             and (
                 block.kind == "preamble"  # a covering notice is read as one passage: number, meeting, date
-                or (block.end - prev.start <= MAX_CHARS and min(block.end - block.start, prev.end - prev.start) < 80)
+                or (
+                    block.end - prev.start <= MAX_CHARS
+                    and min(block.end - block.start, prev.end - prev.start) < 80
+                )
             )
         ):
             merged[-1] = Block(prev.kind, prev.start, block.end, prev.headings, prev.topic, None)

@@ -40,7 +40,11 @@ class EvalItem(BaseModel):
 
 
 def load_items(path: Path) -> list[EvalItem]:
-    return [EvalItem.model_validate(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        EvalItem.model_validate(json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 class RetrievalScores(BaseModel):

@@ -16,7 +16,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from knowledge.chunking import chunk_documents
-from knowledge.embedding import EmbeddingCache, Embedder
+from knowledge.embedding import Embedder, EmbeddingCache
 from knowledge.settings import Settings
 from knowledge.sources import SourceDocument, load_sources
 from knowledge.store import VersionInfo, VersionStore, make_client, new_version_id, sources_summary, to_json

@@ -19,9 +19,97 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _TOKEN_CHARS = re.compile(r"[\u4e00-\u9fff]+|[A-Za-z]+|\d+(?:\.\d+)?")
 _STOPWORDS = frozenset(
-    "的 了 是 在 和 与 及 等 对 为 把 被 吗 呢 吧 啊 呀 嘛 哦 啥 么 什么 怎么 怎样 咋 咋样 如何 能 能不能 可以 可不可以 有没有 没有 有 "
-    "我 我们 你 你们 他 她 它 咱 咱们 这 那 这个 那个 这边 那边 这种 那种 这些 那些 要 想 会 就 都 也 还 又 再 很 太 "
-    "一下 一个 个 些 吧 自己 现在 以后 之前 多少 几 哪 哪些 哪个 里 里面 上 下 中 给 让 说 听说 规划 到底".split()
+    [
+        "的",
+        "了",
+        "是",
+        "在",
+        "和",
+        "与",
+        "及",
+        "等",
+        "对",
+        "为",
+        "把",
+        "被",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "嘛",
+        "哦",
+        "啥",
+        "么",
+        "什么",
+        "怎么",
+        "怎样",
+        "咋",
+        "咋样",
+        "如何",
+        "能",
+        "能不能",
+        "可以",
+        "可不可以",
+        "有没有",
+        "没有",
+        "有",
+        "我",
+        "我们",
+        "你",
+        "你们",
+        "他",
+        "她",
+        "它",
+        "咱",
+        "咱们",
+        "这",
+        "那",
+        "这个",
+        "那个",
+        "这边",
+        "那边",
+        "这种",
+        "那种",
+        "这些",
+        "那些",
+        "要",
+        "想",
+        "会",
+        "就",
+        "都",
+        "也",
+        "还",
+        "又",
+        "再",
+        "很",
+        "太",
+        "一下",
+        "一个",
+        "个",
+        "些",
+        "吧",
+        "自己",
+        "现在",
+        "以后",
+        "之前",
+        "多少",
+        "几",
+        "哪",
+        "哪些",
+        "哪个",
+        "里",
+        "里面",
+        "上",
+        "下",
+        "中",
+        "给",
+        "让",
+        "说",
+        "听说",
+        "规划",
+        "到底",
+    ]
 )
 
 
@@ -51,7 +139,11 @@ def expand_query(query: str) -> str:
 
 def word_tokens(text: str) -> list[str]:
     words = _jieba().lcut_for_search(text)
-    return [w for w in (w.strip().lower() for w in words) if w and w not in _STOPWORDS and _TOKEN_CHARS.fullmatch(w)]
+    return [
+        w
+        for w in (w.strip().lower() for w in words)
+        if w and w not in _STOPWORDS and _TOKEN_CHARS.fullmatch(w)
+    ]
 
 
 def char_bigrams(text: str) -> list[str]:

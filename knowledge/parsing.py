@@ -71,7 +71,13 @@ class _State:
         return tuple(h for h in (self.chapter, self.section, self.box, self.item) if h is not None)
 
     def enter_box(self, box: Heading | None) -> None:
-        self.box, self.item, self.table_header, self.table_category, self.in_notes = box, None, None, None, False
+        self.box, self.item, self.table_header, self.table_category, self.in_notes = (
+            box,
+            None,
+            None,
+            None,
+            False,
+        )
 
     def paragraph_continues(self, text: str) -> bool:
         """The open paragraph stopped mid-sentence (a page break split it)."""

@@ -99,7 +99,9 @@ def top_indices(scores: np.ndarray, mask: np.ndarray | None, limit: int) -> list
 class Retriever:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, refresh_seconds: float = 1.0):
         self.settings = settings
-        self.embedder = embedder or Embedder(settings, EmbeddingCache(settings.data_dir / "embeddings.sqlite"))
+        self.embedder = embedder or Embedder(
+            settings, EmbeddingCache(settings.data_dir / "embeddings.sqlite")
+        )
         self.store = VersionStore(make_client(settings))
         self.refresh_seconds = refresh_seconds
         self._snapshot: Snapshot | None = None
@@ -109,7 +111,11 @@ class Retriever:
     # --- snapshots -------------------------------------------------------------------------
     def snapshot(self, force_check: bool = False) -> Snapshot:
         snap = self._snapshot
-        if snap is not None and not force_check and time.monotonic() - self._checked_at < self.refresh_seconds:
+        if (
+            snap is not None
+            and not force_check
+            and time.monotonic() - self._checked_at < self.refresh_seconds
+        ):
             return snap
         with self._lock:
             version = self.store.require_current()
@@ -160,7 +166,11 @@ class Retriever:
                 where={"region": region} if region else None,
                 include=["distances"],
             )
-            pairs = [(snap.index_of[i], 1.0 - float(d)) for i, d in zip(dense["ids"][0], dense["distances"][0], strict=True) if i in snap.index_of]
+            pairs = [
+                (snap.index_of[i], 1.0 - float(d))
+                for i, d in zip(dense["ids"][0], dense["distances"][0], strict=True)
+                if i in snap.index_of
+            ]
             rankings["dense"] = [i for i, _ in pairs]
             similarity = dict(pairs)
         if "words" in rankers:

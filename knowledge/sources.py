@@ -81,6 +81,8 @@ def load_sources(directory: Path) -> list[SourceDocument]:
     seen: dict[str, str] = {}
     for doc in docs:
         if doc.meta.doc_id in seen:
-            raise SourceError(f"doc_id {doc.meta.doc_id} used by both {seen[doc.meta.doc_id]} and {doc.file_name}")
+            raise SourceError(
+                f"doc_id {doc.meta.doc_id} used by both {seen[doc.meta.doc_id]} and {doc.file_name}"
+            )
         seen[doc.meta.doc_id] = doc.file_name
     return docs

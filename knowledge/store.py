@@ -8,6 +8,7 @@ pointer, so readers see either the old or the new version, complete. Everything 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from urllib.parse import urlparse
@@ -105,7 +106,8 @@ class VersionStore:
                 embeddings=[v.tolist() for v in vectors[i : i + _WRITE_BATCH]],
                 documents=[c.embed_text for c in part],
                 metadatas=[
-                    {"region": c.region, "source": c.source, "kind": c.kind, "chunk": c.model_dump_json()} for c in part
+                    {"region": c.region, "source": c.source, "kind": c.kind, "chunk": c.model_dump_json()}
+                    for c in part
                 ],
             )
             if on_batch:
@@ -113,12 +115,16 @@ class VersionStore:
 
     def register(self, info: VersionInfo) -> None:
         self._registry.upsert(
-            ids=[info.version], embeddings=[[0.0]], metadatas=[{"kind": "version", "info": info.model_dump_json()}]
+            ids=[info.version],
+            embeddings=[[0.0]],
+            metadatas=[{"kind": "version", "info": info.model_dump_json()}],
         )
 
     def activate(self, version: str) -> None:
         self.info(version)  # must exist
-        self._registry.upsert(ids=[CURRENT], embeddings=[[0.0]], metadatas=[{"kind": "pointer", "version": version}])
+        self._registry.upsert(
+            ids=[CURRENT], embeddings=[[0.0]], metadatas=[{"kind": "pointer", "version": version}]
+        )
 
     def prune(self, keep: int) -> list[str]:
         """Drop all but the newest ``keep`` versions (never the current one)."""
@@ -127,10 +133,8 @@ class VersionStore:
         for info in self.versions()[keep:]:
             if info.version == current:
                 continue
-            try:
+            with contextlib.suppress(Exception):  # already gone is fine; the registry entry still goes
                 self.client.delete_collection(PREFIX + info.version)
-            except Exception:  # noqa: BLE001 - already gone is fine; the registry entry still goes
-                pass
             self._registry.delete(ids=[info.version])
             dropped.append(info.version)
         return dropped

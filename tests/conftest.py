@@ -52,7 +52,8 @@ def extra_sources(tmp_path) -> Path:
     target = tmp_path / "sources"
     shutil.copytree(SOURCES_DIR, target)
     (target / "900_test.txt").write_text(
-        "测试规划\n\n第一章 总则\n\n第一节 测试服务\n\n为辖区内常住居民免费提供测试验证专项服务，每年一次。\n", encoding="utf-8"
+        "测试规划\n\n第一章 总则\n\n第一节 测试服务\n\n为辖区内常住居民免费提供测试验证专项服务，每年一次。\n",
+        encoding="utf-8",
     )
     (target / "900_test.meta.yaml").write_text(
         "doc_id: test-plan\ntitle: 《测试规划》\nshort_title: 测试规划\nregion: guangxi\n"

@@ -104,7 +104,10 @@ def check_service(entry: CatalogueEntry, profile: ResidentProfile) -> ServiceRes
 
 
 def check_entitlements(
-    catalogue: Catalogue, profile: ResidentProfile, service_ids: Iterable[str] | None = None, region: str | None = None
+    catalogue: Catalogue,
+    profile: ResidentProfile,
+    service_ids: Iterable[str] | None = None,
+    region: str | None = None,
 ) -> EntitlementReport:
     entries = [catalogue.get(i) for i in service_ids] if service_ids else list(catalogue.entries.values())
     if region:

@@ -70,7 +70,9 @@ def _section_of(chunks: list[Chunk], source: str, start: int, end: int) -> str:
     return ""
 
 
-def resolve_citations(service: Service, docs: dict[str, SourceDocument], chunks: list[Chunk]) -> list[ResolvedCitation]:
+def resolve_citations(
+    service: Service, docs: dict[str, SourceDocument], chunks: list[Chunk]
+) -> list[ResolvedCitation]:
     resolved = []
     for ref in service.citations:
         doc = docs[ref.source]
@@ -118,10 +120,14 @@ def build_catalogue(raw: list[tuple[str, dict]], sources: list[SourceDocument]) 
                 problems.append(f"{label}: quote not verbatim in {ref.source}: {ref.quote!r}")
                 bad = True
             elif doc.text.count(ref.quote) > 1:
-                problems.append(f"{label}: quote occurs more than once in {ref.source}, lengthen it: {ref.quote!r}")
+                problems.append(
+                    f"{label}: quote occurs more than once in {ref.source}, lengthen it: {ref.quote!r}"
+                )
                 bad = True
             elif doc.meta.region != service.region:
-                problems.append(f"{label}: cites {ref.source} ({doc.meta.region}) for a {service.region} service")
+                problems.append(
+                    f"{label}: cites {ref.source} ({doc.meta.region}) for a {service.region} service"
+                )
                 bad = True
         for condition in service.eligibility:
             try:
@@ -133,9 +139,14 @@ def build_catalogue(raw: list[tuple[str, dict]], sources: list[SourceDocument]) 
             continue
         doc = docs[service.citations[0].source]
         service = service.model_copy(
-            update={"valid_from": service.valid_from or doc.meta.valid_from, "valid_to": service.valid_to or doc.meta.valid_to}
+            update={
+                "valid_from": service.valid_from or doc.meta.valid_from,
+                "valid_to": service.valid_to or doc.meta.valid_to,
+            }
         )
-        catalogue.entries[service.id] = CatalogueEntry(service=service, citations=resolve_citations(service, docs, chunks))
+        catalogue.entries[service.id] = CatalogueEntry(
+            service=service, citations=resolve_citations(service, docs, chunks)
+        )
     if problems:
         raise CatalogueError(problems)
     return catalogue

@@ -9,16 +9,46 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from knowledge.sources import Region
 
-Category = Literal["幼有所育", "学有所教", "劳有所得", "病有所医", "老有所养", "住有所居", "弱有所扶", "优军服务保障", "文体服务保障"]
+Category = Literal[
+    "幼有所育",
+    "学有所教",
+    "劳有所得",
+    "病有所医",
+    "老有所养",
+    "住有所居",
+    "弱有所扶",
+    "优军服务保障",
+    "文体服务保障",
+]
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 
 LifeEvent = Literal[
-    "结婚", "备孕", "怀孕", "生育", "育儿", "入学", "就业失业", "工伤", "患病", "养老", "残疾", "住房困难", "生活困难", "退役", "文体"
+    "结婚",
+    "备孕",
+    "怀孕",
+    "生育",
+    "育儿",
+    "入学",
+    "就业失业",
+    "工伤",
+    "患病",
+    "养老",
+    "残疾",
+    "住房困难",
+    "生活困难",
+    "退役",
+    "文体",
 ]
 LIFE_EVENTS: tuple[str, ...] = LifeEvent.__args__  # type: ignore[attr-defined]
 
 Cost = Literal["free", "subsidy", "reduced", "insurance", "not_stated"]
-COST_LABELS = {"free": "免费", "subsidy": "补助/补贴", "reduced": "减免", "insurance": "保险待遇", "not_stated": "文件未说明费用"}
+COST_LABELS = {
+    "free": "免费",
+    "subsidy": "补助/补贴",
+    "reduced": "减免",
+    "insurance": "保险待遇",
+    "not_stated": "文件未说明费用",
+}
 Tier = Literal["basic", "non_basic"]
 
 
@@ -82,7 +112,9 @@ class Service(BaseModel):
         def walk(conds: list[Condition]) -> None:
             for c in conds:
                 if c.cite >= len(self.citations):
-                    raise ValueError(f"condition {c.because!r} cites #{c.cite}, but there are {len(self.citations)} citations")
+                    raise ValueError(
+                        f"condition {c.because!r} cites #{c.cite}, but there are {len(self.citations)} citations"
+                    )
                 walk(c.any or [])
                 walk(c.all or [])
 

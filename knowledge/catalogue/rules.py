@@ -32,7 +32,11 @@ def _data_type(annotation: object) -> rule_engine.DataType:
     if origin is typing.Annotated:
         return _data_type(args[0])
     if origin is typing.Literal:
-        return rule_engine.DataType.FLOAT if all(isinstance(a, int) for a in args) else rule_engine.DataType.STRING
+        return (
+            rule_engine.DataType.FLOAT
+            if all(isinstance(a, int) for a in args)
+            else rule_engine.DataType.STRING
+        )
     if origin is list:
         return rule_engine.DataType.ARRAY(_data_type(args[0]))
     if annotation is bool:

@@ -1,6 +1,13 @@
 import pytest
 
-from knowledge.chunking import MAX_CHARS, MAX_ITEM_CHARS, chunk_documents, display_text, pack_sentences, sentence_spans
+from knowledge.chunking import (
+    MAX_CHARS,
+    MAX_ITEM_CHARS,
+    chunk_documents,
+    display_text,
+    pack_sentences,
+    sentence_spans,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +31,10 @@ def test_no_sentence_is_cut(chunks, source_text):
     for c in chunks:
         text = source_text[c.source]
         after = text[c.end : c.end + 1]
-        assert c.quote[-1] in "。！？；”）)" or after in ("", "\n") or c.kind == "table_row", (c.section, c.quote[-20:])
+        assert c.quote[-1] in "。！？；”）)" or after in ("", "\n") or c.kind == "table_row", (
+            c.section,
+            c.quote[-20:],
+        )
 
 
 def test_table_rows_and_box_items_are_units_of_their_own(chunks):

@@ -4,7 +4,9 @@ from knowledge.evaluation import first_hit_rank, matches, score_ranks
 def test_match_ignores_whitespace_and_accepts_long_overlap():
     assert matches("要办好 2—3 所公办幼儿园", "办好2—3所公办")
     assert matches("每千人口拥有注册护士数\t人\t3.34\t3.96", "每千人口拥有注册护士数\t人\t3.34\t3.96")
-    assert matches("前文……完善职工基本医疗保险门诊共济", "完善职工基本医疗保险门诊共济保障机制")  # 14/17 shared
+    assert matches(
+        "前文……完善职工基本医疗保险门诊共济", "完善职工基本医疗保险门诊共济保障机制"
+    )  # 14/17 shared
     assert not matches("公租房保障", "完善职工基本医疗保险门诊共济保障机制")
 
 

@@ -17,7 +17,12 @@ def blocks(sources):
 def test_every_box_of_both_plans_is_found(blocks, source_text, doc, boxes):
     in_text = {int(n) for n in re.findall(r"^\s*专栏\s*(\d+)", source_text[doc], re.M)}
     assert in_text == set(boxes)
-    found = {b.headings[i].label for b in blocks[doc] for i in range(len(b.headings)) if b.headings[i].label.startswith("专栏")}
+    found = {
+        b.headings[i].label
+        for b in blocks[doc]
+        for i in range(len(b.headings))
+        if b.headings[i].label.startswith("专栏")
+    }
     assert found == {f"专栏{n}" for n in boxes}
 
 
@@ -48,7 +53,12 @@ def test_box_items_carry_their_path(blocks, source_text):
 def test_indicator_rows_carry_the_right_numbers(blocks):
     rows = {b.fields["指标"]: b for b in blocks[GX] if b.kind == "table_row" and "专栏2" in b.path}
     nursery = rows["每千人口拥有 3 岁以下婴幼儿托位数"].fields
-    assert (nursery["单位"], nursery["2020年情况"], nursery["2025年目标"], nursery["指标性质"]) == ("个", "1.2", "4.5", "预期性")
+    assert (nursery["单位"], nursery["2020年情况"], nursery["2025年目标"], nursery["指标性质"]) == (
+        "个",
+        "1.2",
+        "4.5",
+        "预期性",
+    )
     assert nursery["分类"] == "幼有所育"
     doctors = rows["每千人口拥有执业(助理)医师数"].fields
     assert (doctors["2020年情况"], doctors["2025年目标"], doctors["分类"]) == ("2.3", "3.0", "病有所医")
@@ -66,7 +76,15 @@ def test_ningxia_notice_and_service_list(blocks, source_text):
     assert any("宁政办发〔2022〕12号" in source_text[NX][b.start : b.end] for b in preamble)
     lists = [b for b in blocks[NX] if "专栏2" in b.path and "（共计" in source_text[NX][b.start : b.end]]
     assert [b.headings[-1].label for b in lists] == [
-        "幼有所育", "学有所教", "劳有所得", "病有所医", "老有所养", "住有所居", "弱有所扶", "优军服务保障", "文体服务保障"
+        "幼有所育",
+        "学有所教",
+        "劳有所得",
+        "病有所医",
+        "老有所养",
+        "住有所居",
+        "弱有所扶",
+        "优军服务保障",
+        "文体服务保障",
     ]
 
 

@@ -12,7 +12,11 @@ KNOWN = [
     ("宁夏这边低保户看病有没有救助", "ningxia", "医疗救助"),
     ("银川的公租房谁能申请", None, "做好城镇中等偏下收入和低收入住房困难家庭公租房保障"),
     ("宁夏这个公共服务规划的发文字号是多少，哪天印发的", None, "宁政办发〔2022〕12号"),
-    ("广西每千人口3岁以下婴幼儿托位数2025年目标多少", None, "每千人口拥有 3 岁以下婴幼儿托位数\t个\t1.2\t4.5"),
+    (
+        "广西每千人口3岁以下婴幼儿托位数2025年目标多少",
+        None,
+        "每千人口拥有 3 岁以下婴幼儿托位数\t个\t1.2\t4.5",
+    ),
 ]
 
 
@@ -46,7 +50,15 @@ def test_place_name_boosts_without_hiding_the_other_region(retriever):
 
 
 @pytest.mark.parametrize(
-    ("query", "top_k", "region"), [("", 5, None), ("   ", 5, None), ("问" * 501, 5, None), ("低保", 0, None), ("低保", 51, None), ("低保", 5, "sichuan")]
+    ("query", "top_k", "region"),
+    [
+        ("", 5, None),
+        ("   ", 5, None),
+        ("问" * 501, 5, None),
+        ("低保", 0, None),
+        ("低保", 51, None),
+        ("低保", 5, "sichuan"),
+    ],
 )
 def test_bad_queries_are_rejected(retriever, query, top_k, region):
     with pytest.raises(InvalidQuery):
