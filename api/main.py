@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import health, search
+from api.routes import entitlements, health, life_events, search, services
+from knowledge.catalogue.loader import load_catalogue
 from knowledge.retrieval import Retriever
+from knowledge.sources import load_sources
 from knowledge.settings import Settings, get_settings
 
 
@@ -18,6 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
+        app.state.catalogue = load_catalogue(load_sources(settings.sources_dir))
         app.state.retriever = Retriever(settings)
         if app.state.retriever.store.current_version():
             app.state.retriever.embedder.load()  # pay the model load at start, not on the first question
@@ -32,6 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(search.router)
+    app.include_router(services.router)
+    app.include_router(life_events.router)
+    app.include_router(entitlements.router)
     return app
 
 

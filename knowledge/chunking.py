@@ -129,6 +129,10 @@ def chunk_document(doc: SourceDocument) -> list[Chunk]:
     blocks = _merge_small_paragraphs(text, parse_document(text, doc.meta.title))
     chunks: list[Chunk] = []
     for block in blocks:
+        # A running paragraph's lead phrase ("提升优生优生服务水平。") names its subject: cite it as the last path step.
+        section, titles = block.path, [h.title for h in block.headings]
+        if block.kind == "paragraph" and block.topic:
+            section, titles = f"{section} › {block.topic}", [*titles, block.topic]
         for start, end in _block_spans(text, block):
             quote = text[start:end]
             shown = display_text(quote)
@@ -140,8 +144,8 @@ def chunk_document(doc: SourceDocument) -> list[Chunk]:
                     title=doc.meta.title,
                     region=doc.meta.region,
                     kind=block.kind,
-                    section=block.path,
-                    section_titles=[h.title for h in block.headings],
+                    section=section,
+                    section_titles=titles,
                     topic=block.topic,
                     start=start,
                     end=end,

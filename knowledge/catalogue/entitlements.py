@@ -8,13 +8,11 @@ from typing import Literal
 from pydantic import BaseModel
 
 from knowledge.catalogue.loader import Catalogue
-from knowledge.catalogue.models import CatalogueEntry, Condition, ResolvedCitation
+from knowledge.catalogue.models import CatalogueEntry, ResolvedCitation
 from knowledge.catalogue.profile import PROFILE_FIELDS, ResidentProfile, field_label, field_question
-from knowledge.catalogue.rules import compile_expression, evaluate, profile_facts
-from knowledge.sources import REGION_NAMES
+from knowledge.catalogue.rules import evaluate, profile_facts
 
 Status = Literal["eligible", "needs_info", "not_eligible"]
-_REGION_FIELDS = {"hukou_region", "residence_region"}
 
 
 class MissingField(BaseModel):
@@ -42,34 +40,14 @@ class EntitlementReport(BaseModel):
     not_eligible: list[ServiceResult]
 
 
-def _reads_region(condition: Condition) -> bool:
-    if condition.when is not None:
-        return bool(_REGION_FIELDS & set(compile_expression(condition.when).fields))
-    return any(_reads_region(c) for c in (condition.any or condition.all or []))
-
-
-def effective_conditions(entry: CatalogueEntry) -> list[Condition]:
-    """The service's own conditions, preceded by a region condition when the data states none.
-
-    A plan only binds its own region, so a Ningxia item is never offered to a Guangxi resident.
-    """
-    service = entry.service
-    if any(_reads_region(c) for c in service.eligibility):
-        return list(service.eligibility)
-    name = REGION_NAMES[service.region]
-    region_rule = Condition(
-        any=[
-            Condition(when=f"hukou_region == '{service.region}'", because=f"为{name}户籍"),
-            Condition(when=f"residence_region == '{service.region}'", because=f"在{name}常住"),
-        ],
-        because=f"在{name}常住或为{name}户籍（本服务出自{name}的规划）",
-    )
-    return [region_rule, *service.eligibility]
-
-
-def check_service(entry: CatalogueEntry, profile: ResidentProfile) -> ServiceResult:
-    facts = profile_facts(profile)
-    outcomes = [evaluate(c, facts) for c in effective_conditions(entry)]
+def check_service(
+    entry: CatalogueEntry,
+    profile: ResidentProfile,
+    facts: dict[str, object] | None = None,
+    memo: dict[str, bool] | None = None,
+) -> ServiceResult:
+    facts = profile_facts(profile) if facts is None else facts
+    outcomes = [evaluate(c, facts, memo) for c in entry.conditions]
     reasons: list[str] = []
     missing: list[str] = []
     for o in outcomes:
@@ -112,7 +90,8 @@ def check_entitlements(
     entries = [catalogue.get(i) for i in service_ids] if service_ids else list(catalogue.entries.values())
     if region:
         entries = [e for e in entries if e.service.region == region]
-    results = [check_service(e, profile) for e in entries]
+    facts, memo = profile_facts(profile), {}
+    results = [check_service(e, profile, facts, memo) for e in entries]
     return EntitlementReport(
         eligible=[r for r in results if r.status == "eligible"],
         needs_info=[r for r in results if r.status == "needs_info"],

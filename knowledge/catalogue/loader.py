@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge.catalogue.models import CatalogueEntry, ResolvedCitation, Service
-from knowledge.catalogue.rules import RuleError, validate_condition
+from knowledge.catalogue.rules import RuleError, effective_conditions, validate_condition
 from knowledge.chunking import Chunk, chunk_documents
 from knowledge.errors import KnowledgeError, NotFound
 from knowledge.sources import SourceDocument
@@ -145,7 +145,9 @@ def build_catalogue(raw: list[tuple[str, dict]], sources: list[SourceDocument]) 
             }
         )
         catalogue.entries[service.id] = CatalogueEntry(
-            service=service, citations=resolve_citations(service, docs, chunks)
+            service=service,
+            citations=resolve_citations(service, docs, chunks),
+            conditions=effective_conditions(service),
         )
     if problems:
         raise CatalogueError(problems)

@@ -139,3 +139,4 @@ class CatalogueEntry(BaseModel):
 
     service: Service
     citations: list[ResolvedCitation]
+    conditions: list[Condition]  # the service's conditions plus the implied region condition

@@ -21,7 +21,7 @@ def _q(question: str, label: str) -> dict[str, Any]:
 class ResidentProfile(BaseModel):
     """What we know about the person a service would be for (unknown = None)."""
 
-    model_config = ConfigDict(extra="forbid", strict=False)
+    model_config = ConfigDict(extra="forbid", strict=True)  # "age": "35" is a wrong type, not a guess
 
     hukou_region: RegionOrOther | None = Field(
         None, json_schema_extra=_q("您的户籍（户口）在广西、宁夏，还是其他省份？", "户籍所在地")

@@ -16,8 +16,9 @@ from functools import cache
 
 import rule_engine
 
-from knowledge.catalogue.models import Condition
+from knowledge.catalogue.models import Condition, Service
 from knowledge.catalogue.profile import ResidentProfile
+from knowledge.sources import REGION_NAMES
 
 
 class RuleError(ValueError):
@@ -94,14 +95,19 @@ class Outcome:
     missing: tuple[str, ...] = ()
 
 
-def evaluate(condition: Condition, facts: dict[str, object]) -> Outcome:
+def evaluate(condition: Condition, facts: dict[str, object], memo: dict[str, bool] | None = None) -> Outcome:
+    """``memo`` caches leaf results for one set of facts: services share many expressions (regions)."""
     if condition.when is not None:
         leaf = compile_expression(condition.when)
         missing = tuple(f for f in leaf.fields if facts.get(f) is None)
         if missing:
             return Outcome(None, condition, missing)
-        return Outcome(bool(leaf.rule.matches(facts)), condition)
-    children = [evaluate(c, facts) for c in (condition.any or condition.all or [])]
+        if memo is None:
+            return Outcome(bool(leaf.rule.matches(facts)), condition)
+        if condition.when not in memo:
+            memo[condition.when] = bool(leaf.rule.matches(facts))
+        return Outcome(memo[condition.when], condition)
+    children = [evaluate(c, facts, memo) for c in (condition.any or condition.all or [])]
     values = [c.value for c in children]
     missing = tuple(dict.fromkeys(f for c in children if c.value is None for f in c.missing))
     if condition.any is not None:
@@ -124,3 +130,30 @@ def profile_facts(profile: ResidentProfile) -> dict[str, object]:
         else:
             facts[name] = value
     return facts
+
+
+_REGION_FIELDS = {"hukou_region", "residence_region"}
+
+
+def _reads_region(condition: Condition) -> bool:
+    if condition.when is not None:
+        return bool(_REGION_FIELDS & set(compile_expression(condition.when).fields))
+    return any(_reads_region(c) for c in (condition.any or condition.all or []))
+
+
+def effective_conditions(service: Service) -> list[Condition]:
+    """The service's own conditions, preceded by a region condition when the data states none.
+
+    A plan only binds its own region, so a Ningxia item is never offered to a Guangxi resident.
+    """
+    if any(_reads_region(c) for c in service.eligibility):
+        return list(service.eligibility)
+    name = REGION_NAMES[service.region]
+    region_rule = Condition(
+        any=[
+            Condition(when=f"hukou_region == '{service.region}'", because=f"为{name}户籍"),
+            Condition(when=f"residence_region == '{service.region}'", because=f"在{name}常住"),
+        ],
+        because=f"在{name}常住或为{name}户籍（本服务出自{name}的规划）",
+    )
+    return [region_rule, *service.eligibility]

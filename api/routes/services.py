@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api.deps import CatalogueDep
+from knowledge.catalogue.models import Category, LifeEvent, ResolvedCitation, Service
+from knowledge.sources import Region
+
+router = APIRouter(prefix="/v1/services", tags=["services"])
+
+
+class ServiceList(BaseModel):
+    count: int
+    services: list[Service]
+
+
+class ServiceDetail(BaseModel):
+    service: Service
+    citations: list[ResolvedCitation]
+
+
+def _matches_text(service: Service, q: str) -> bool:
+    haystack = [service.name, *service.aliases, service.audience, service.what_you_get]
+    return any(q in h or h in q for h in haystack if h)
+
+
+@router.get("", response_model=ServiceList)
+def list_services(
+    catalogue: CatalogueDep,
+    region: Region | None = None,
+    category: Category | None = None,
+    life_event: LifeEvent | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="名称、俗称或内容中的词")] = None,
+) -> ServiceList:
+    found = [
+        s
+        for s in catalogue.services()
+        if (region is None or s.region == region)
+        and (category is None or s.category == category)
+        and (life_event is None or life_event in s.life_events)
+        and (not q or not q.strip() or _matches_text(s, q.strip()))
+    ]
+    return ServiceList(count=len(found), services=found)
+
+
+@router.get("/{service_id}", response_model=ServiceDetail)
+def get_service(service_id: str, catalogue: CatalogueDep) -> ServiceDetail:
+    entry = catalogue.get(service_id)
+    return ServiceDetail(service=entry.service, citations=entry.citations)
