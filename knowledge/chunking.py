@@ -100,7 +100,7 @@ def _merge_small_paragraphs(text: str, blocks: list[Block]) -> list[Block]:
         prev = merged[-1] if merged else None
         if (
             prev is not None
-            and block.kind in ("paragraph", "preamble", "box_text", "note")
+            and block.kind in ("paragraph", "preamble", "note")
             and prev.kind == block.kind
             and prev.headings == block.headings
             and (

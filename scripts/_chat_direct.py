@@ -1,0 +1,1 @@
+/tmp/chat_direct.py
