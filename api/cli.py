@@ -125,6 +125,65 @@ def eval_retrieval(
         typer.echo(json.dumps({k: v for k, v in ranks.items() if v != 1}, ensure_ascii=False))
 
 
+@eval_app.command("chat")
+def eval_chat(
+    path: Path,
+    url: Annotated[
+        str | None, typer.Option(help="API base URL of a running stack (default: settings)")
+    ] = None,
+    direct: Annotated[bool, typer.Option(help="score the answer composer in-process, without Rasa")] = False,
+    verbose: bool = False,
+) -> None:
+    """Chat accuracy per question type (rule of shared/eval/README.md), one fresh session per question."""
+    import uuid
+
+    import httpx
+
+    from knowledge.evaluation import ChatTurn, load_items, score_chat, summarise_chat
+    from knowledge.sources import load_sources
+
+    settings = get_settings()
+    texts = {d.file_name: d.text for d in load_sources(settings.sources_dir)}
+    items = load_items(path)
+    if direct:
+        from knowledge import default_retriever
+        from knowledge.answering import compose_answer
+        from knowledge.catalogue.loader import load_catalogue
+
+        catalogue = load_catalogue(load_sources(settings.sources_dir))
+        retriever = default_retriever()
+
+        def ask(question: str) -> ChatTurn:
+            r = compose_answer(question, retriever=retriever, catalogue=catalogue, source_texts=texts)
+            return ChatTurn(kinds=[r.kind], text=r.text, citations=[c.model_dump() for c in r.citations])
+    else:
+        client = httpx.Client(base_url=url or f"http://{settings.api_host}:{settings.api_port}", timeout=60)
+
+        def ask(question: str) -> ChatTurn:
+            r = client.post(
+                "/v1/chat", json={"session_id": f"eval-{uuid.uuid4().hex[:12]}", "message": question}
+            )
+            r.raise_for_status()
+            messages = r.json()["messages"]
+            return ChatTurn(
+                kinds=[m["kind"] for m in messages],
+                text="\n".join(m["text"] for m in messages),
+                citations=[c for m in messages for c in m["citations"]],
+            )
+
+    results = {}
+    for item in items:
+        turn = ask(item.question)
+        ok = score_chat(item, turn, texts)
+        results[item.id] = (item, ok)
+        if verbose or not ok:
+            typer.echo(
+                f"{'✓' if ok else '✗'} {item.id} {item.type:<16} {item.question}  → {','.join(turn.kinds)}"
+            )
+    for name, value in summarise_chat(results).items():
+        typer.echo(f"{name:<18}{value:.3f}")
+
+
 @catalogue_app.command("validate")
 def catalogue_validate() -> None:
     """Schema, unique ids, verbatim citations, rules over known profile fields; counts per region and category."""
@@ -180,6 +239,47 @@ def serve(
         f"API: http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", fg=typer.colors.GREEN
     )
     uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+
+
+@app.command()
+def up() -> None:
+    """The whole product: Redis check, model, knowledge base, Rasa model (trained if bot/ changed), action server,
+    Rasa server and API. Prints the URLs; Ctrl-C stops everything."""
+    import signal
+    import time
+
+    from api.stack import Stack, StackError, ensure_model, redis_ok
+
+    settings = get_settings()
+    if not redis_ok(settings):
+        _fail(
+            RuntimeError(f"Redis is not answering at {settings.redis_url} (scripts/bootstrap.sh starts it)")
+        )
+    models_prepare()
+    _ingest(None, force=False)
+    try:
+        model = ensure_model(typer.echo)
+        typer.echo("starting action server, Rasa server (about a minute) and API …")
+        stack = Stack(settings, settings.data_dir / "logs").start(model)
+    except StackError as exc:
+        _fail(exc)
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    typer.secho(
+        f"Minsheng is up.\n  API:           {base}  (docs: {base}/docs)\n  chat:          POST {base}/v1/chat",
+        fg=typer.colors.GREEN,
+    )
+    typer.echo(f"  logs:          {settings.data_dir / 'logs'}\nCtrl-C stops everything.")
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    while not stopping and all(p.poll() is None for p in stack.processes.values()):
+        time.sleep(0.5)
+    stack.stop()
 
 
 if __name__ == "__main__":

@@ -7,11 +7,24 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import entitlements, health, life_events, search, services
+from api.conversations import ConversationStore
+from api.rasa_client import RasaClient
+from api.routes import (
+    answer,
+    chat,
+    entitlements,
+    feedback,
+    handoff,
+    health,
+    life_events,
+    profile,
+    search,
+    services,
+)
 from knowledge.catalogue.loader import load_catalogue
 from knowledge.retrieval import Retriever
-from knowledge.sources import load_sources
 from knowledge.settings import Settings, get_settings
+from knowledge.sources import load_sources
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -20,11 +33,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        app.state.catalogue = load_catalogue(load_sources(settings.sources_dir))
+        sources = load_sources(settings.sources_dir)
+        app.state.source_texts = {d.file_name: d.text for d in sources}
+        app.state.catalogue = load_catalogue(sources)
+        app.state.conversations = ConversationStore(settings)
+        app.state.rasa = RasaClient(settings)
         app.state.retriever = Retriever(settings)
         if app.state.retriever.store.current_version():
             app.state.retriever.embedder.load()  # pay the model load at start, not on the first question
         yield
+        app.state.rasa.close()
 
     app = FastAPI(
         title="民生服务助手 Minsheng API",
@@ -38,6 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(services.router)
     app.include_router(life_events.router)
     app.include_router(entitlements.router)
+    app.include_router(profile.router)
+    app.include_router(answer.router)
+    app.include_router(chat.router)
+    app.include_router(handoff.router)
+    app.include_router(feedback.router)
     return app
 
 

@@ -93,7 +93,9 @@ def resolve_follow_up(question: str, context: Context) -> tuple[str, Region | No
         return q, None
     if m := _REGION_ONLY.match(q):
         return context.last_query, "guangxi" if m.group(3) == "广西" else "ningxia"
-    content = [t for t in word_tokens(q) if len(t) >= 2 and t not in ("免费", "多少", "怎么", "办理", "要钱", "收费")]
+    content = [
+        t for t in word_tokens(q) if len(t) >= 2 and t not in ("免费", "多少", "怎么", "办理", "要钱", "收费")
+    ]
     if len(q) <= 12 and (not content or _FOLLOW_UP_LEAD.match(q) and len(content) <= 1):
         # "要钱吗" / "怎么办理" have no topic of their own; "那婚检呢" brings one: keep the question's frame only then
         if content:
@@ -108,7 +110,9 @@ def _frame(last_query: str) -> str:
 
 
 # --- sentence selection ------------------------------------------------------------------------
-_GENERIC = frozenset("规划 服务 政府 国家 能不能 怎么办 办法 情况 问题 东西 这块 那块 啥 有啥 咋 咋管 管管 帮着 一点 还有 以后 现在 好几 几年".split())
+_GENERIC = frozenset(
+    "规划 服务 政府 国家 能不能 怎么办 办法 情况 问题 东西 这块 那块 啥 有啥 咋 咋管 管管 帮着 一点 还有 以后 现在 好几 几年".split()
+)
 
 
 def _query_terms(query: str) -> tuple[set[str], set[str]]:
@@ -133,7 +137,10 @@ def rerank(hits: list[Hit], terms: tuple[set[str], set[str]]) -> list[Hit]:
     if not hits:
         return hits
     spans = {h.chunk_id: best_span(h, terms) for h in hits}
-    ov = {h.chunk_id: overlap(h.quote[spans[h.chunk_id][0] - h.start : spans[h.chunk_id][1] - h.start], terms) for h in hits}
+    ov = {
+        h.chunk_id: overlap(h.quote[spans[h.chunk_id][0] - h.start : spans[h.chunk_id][1] - h.start], terms)
+        for h in hits
+    }
     top_score, top_ov = hits[0].score or 1.0, max(ov.values()) or 1.0
     return sorted(hits, key=lambda h: -(0.5 * h.score / top_score + 0.5 * ov[h.chunk_id] / top_ov))
 
@@ -181,7 +188,11 @@ def _render(hit: Hit, quote: str) -> str:
         f = hit.fields
         name = f.get("指标", "")
         unit = f.get("单位", "")
-        values = "，".join(f"{k} {v}{unit if v and v[-1].isdigit() else ''}" for k, v in f.items() if k[:2].isdigit() or k == "目标值")
+        values = "，".join(
+            f"{k} {v}{unit if v and v[-1].isdigit() else ''}"
+            for k, v in f.items()
+            if k[:2].isdigit() or k == "目标值"
+        )
         kind = f.get("指标性质") or f.get("属性") or ""
         return f"{name}：{values}" + (f"（{kind}）" if kind else "")
     text = display_text(quote)
@@ -189,7 +200,9 @@ def _render(hit: Hit, quote: str) -> str:
 
 
 # --- services ------------------------------------------------------------------------------------
-def matching_services(catalogue: Catalogue, query: str, region: Region | None, cited: list[Citation]) -> list[Service]:
+def matching_services(
+    catalogue: Catalogue, query: str, region: Region | None, cited: list[Citation]
+) -> list[Service]:
     """Catalogue services the question names (by name or alias) or whose citation the answer quotes."""
     found: list[Service] = []
     for entry in catalogue.entries.values():
@@ -197,7 +210,11 @@ def matching_services(catalogue: Catalogue, query: str, region: Region | None, c
         if region and s.region != region:
             continue
         named = any(alias in query for alias in [s.name, *s.aliases] if len(alias) >= 2)
-        quoted = any(c.source == cc.source and c.start < cc.end and cc.start < c.end for c in entry.citations for cc in cited)
+        quoted = any(
+            c.source == cc.source and c.start < cc.end and cc.start < c.end
+            for c in entry.citations
+            for cc in cited
+        )
         if named or quoted:
             found.append(s)
     return found[:4]
@@ -217,7 +234,11 @@ def box_listing(hits: list[Hit], retriever: Retriever) -> tuple[str, list[Hit]] 
     if top.kind != "box_item" or "专栏" not in top.section:
         return None
     box_path = top.section.rsplit(" › ", 1)[0]
-    items = [c for c in retriever.snapshot().chunks if c.kind == "box_item" and c.section.rsplit(" › ", 1)[0] == box_path]
+    items = [
+        c
+        for c in retriever.snapshot().chunks
+        if c.kind == "box_item" and c.section.rsplit(" › ", 1)[0] == box_path
+    ]
     seen: list[str] = []
     for c in items:
         label = c.section.rsplit(" › ", 1)[1]
@@ -262,7 +283,9 @@ def compose_answer(
 
     citations = [_citation(h, a, b, source_texts[h.source]) for _, picks in sections for h, a, b in picks]
     if asks_for_amount(question) and not any(states_money_figure(c.quote) for c in citations):
-        return refuse("规划里没有写明具体金额或标准，我不能替规划给出数字。建议咨询当地有关部门。", "amount_not_stated")
+        return refuse(
+            "规划里没有写明具体金额或标准，我不能替规划给出数字。建议咨询当地有关部门。", "amount_not_stated"
+        )
 
     listing = box_listing(hits, retriever) if _LIST_QUESTION.search(question) else None
     lines: list[str] = []
@@ -274,12 +297,16 @@ def compose_answer(
         else:
             lines.append(f"根据{picks[0][0].title}：")
         for h, a, b in picks:
-            lines.append(f"• {_render(h, source_texts[h.source][a:b])}（{SHORT_TITLES[h.region]} {h.section.replace(' › ', ' ')}）")
+            lines.append(
+                f"• {_render(h, source_texts[h.source][a:b])}（{SHORT_TITLES[h.region]} {h.section.replace(' › ', ' ')}）"
+            )
 
     services = matching_services(catalogue, question, region if len(sections) == 1 else None, citations)
     buttons: list[Button] = []
     if services:
-        lines.append("相关服务：" + "、".join(_service_line(s) for s in services) + "。需要我帮您看看能不能享受吗？")
+        lines.append(
+            "相关服务：" + "、".join(_service_line(s) for s in services) + "。需要我帮您看看能不能享受吗？"
+        )
         buttons.append(Button(**CHECK_BUTTON))
     if len(sections) > 1:
         lines.insert(0, "这个问题两地规划各有写法，分别摘录如下；告诉我您在哪个地区，我只看那里的规定。")

@@ -101,7 +101,9 @@ class Embedder:
             # In place: sentence-transformers' auto_model is a read-only property, assigning it is a no-op.
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-            quantize_dynamic(model[0].auto_model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+            quantize_dynamic(
+                model[0].auto_model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True
+            )
         return model
 
     @property

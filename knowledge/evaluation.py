@@ -98,7 +98,9 @@ class ChatTurn(BaseModel):
 
 
 def _cites_gold(citations: list[dict], quotes: list[str], source: str | None = None) -> bool:
-    return any(matches(c["quote"], q) for c in citations if source is None or c["source"] == source for q in quotes)
+    return any(
+        matches(c["quote"], q) for c in citations if source is None or c["source"] == source for q in quotes
+    )
 
 
 def score_chat(item: EvalItem, turn: ChatTurn, sources: dict[str, str]) -> bool:

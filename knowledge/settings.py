@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     passage_prefix: str = "passage: "
     embed_batch_size: int = Field(32, ge=1, le=512)
     # int8 dynamic quantisation of the Linear layers: ~2x faster queries on CPU, same ranking quality.
-    quantize_embeddings: bool = False
+    quantize_embeddings: bool = True
     torch_threads: int = Field(2, ge=1, le=64)
 
     # Chroma: embedded PersistentClient under data_dir unless a server URL is given.
@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     region_boost: float = Field(1.6, ge=1.0)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "minsheng"
+    # Conversations older than this are forgotten (history, hand-off flag); also bounds Rasa trackers.
+    session_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+    history_limit: int = Field(400, ge=10)
+
+    # Dialogue manager (Rasa REST channel) and the action server, all on loopback by default.
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = "minsheng-local-token"
+    rasa_timeout_seconds: float = Field(30.0, gt=0)
+    action_port: int = 5055
+    # Shared secret between the action server and the API's internal endpoints (ticket creation).
+    internal_token: str = "minsheng-internal-dev-token"
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -20,6 +20,19 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.deps-hash 2>/dev/null)" != "$dep
   echo "$deps_hash" > .venv/.deps-hash
 fi
 
+# --- Rasa 3.6 needs Python 3.10 and old pins (TensorFlow 2.12, pydantic 1): its own venv -------
+rasa_reqs="rasa==3.6.21 jieba==0.42.1"
+PY310=${PY310:-$HOME/.pyenv/versions/3.10.13/bin/python}
+command -v "$PY310" >/dev/null || PY310=python3.10
+if [ ! -x .venv-rasa/bin/rasa ] || [ "$(cat .venv-rasa/.reqs 2>/dev/null)" != "$rasa_reqs" ]; then
+  log "creating .venv-rasa (Python 3.10) with $rasa_reqs (a few minutes the first time)"
+  [ -x .venv-rasa/bin/python ] || "$PY310" -m venv .venv-rasa
+  .venv-rasa/bin/pip install -q --upgrade pip
+  # shellcheck disable=SC2086
+  .venv-rasa/bin/pip install -q $rasa_reqs
+  echo "$rasa_reqs" > .venv-rasa/.reqs
+fi
+
 # --- Redis: a fresh machine may not run it -----------------------------------------------------
 if ! .venv/bin/python -c "import redis,sys; redis.Redis(host='127.0.0.1', port=6379, socket_timeout=1).ping()" 2>/dev/null; then
   if ! command -v redis-server >/dev/null; then

@@ -1,0 +1,223 @@
+"""Rasa custom actions. Each is name() + a short run() returning events; the logic is behind the API."""
+
+import contextlib
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import api_client as api
+from actions.messages import HANDOFF_BUTTON, PROFILE_SLOTS, entitlement_summary, message, profile_from_slots
+from actions.settings import settings
+
+UNAVAILABLE = message(
+    "refuse", "抱歉，知识库暂时无法访问。您可以稍后再问，或转人工客服。", buttons=[HANDOFF_BUTTON]
+)
+REGION_WORDS = {"guangxi": "广西", "ningxia": "宁夏"}
+
+
+def answer_events(reply: dict[str, Any]) -> list[EventType]:
+    """Remember what was answered, for follow-ups ("要钱吗", "宁夏呢") and the eligibility form."""
+    if reply.get("kind") != "answer":
+        return []
+    events: list[EventType] = [
+        SlotSet("last_query", reply.get("query")),
+        SlotSet("services", reply.get("services") or None),
+    ]
+    if reply.get("region"):
+        events.append(SlotSet("region", reply["region"]))
+    return events
+
+
+class ActionAnswer(Action):
+    def name(self) -> str:
+        return "action_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        question = tracker.latest_message.get("text") or ""
+        try:
+            reply = await api.answer(
+                question, last_query=tracker.get_slot("last_query"), context_region=tracker.get_slot("region")
+            )
+        except api.ApiError:
+            dispatcher.utter_message(json_message=UNAVAILABLE)
+            return []
+        dispatcher.utter_message(
+            json_message=message(reply["kind"], reply["text"], reply["citations"], reply["buttons"])
+        )
+        return answer_events(reply)
+
+
+class ActionSetRegion(Action):
+    """The resident named a region or a city: remember it, and answer the pending question for that region."""
+
+    def name(self) -> str:
+        return "action_set_region"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        region = next(
+            (e["value"] for e in tracker.latest_message.get("entities", []) if e.get("entity") == "region"),
+            None,
+        )
+        try:
+            if region not in REGION_WORDS:
+                region = (await api.normalize("residence_region", text)).get("value")
+            if region == "other":
+                dispatcher.utter_message(
+                    json_message=message(
+                        "refuse",
+                        "抱歉，我只掌握广西和宁夏的“十四五”公共服务规划，其他地区的政策请咨询当地部门或转人工。",
+                        buttons=[HANDOFF_BUTTON],
+                    )
+                )
+                return []
+            if region not in REGION_WORDS:
+                dispatcher.utter_message(
+                    json_message=message(
+                        "clarify",
+                        "请问您想了解广西还是宁夏的规定？",
+                        buttons=[{"title": "广西", "payload": "广西"}, {"title": "宁夏", "payload": "宁夏"}],
+                    )
+                )
+                return []
+            last = tracker.get_slot("last_query")
+            if not last:
+                dispatcher.utter_message(
+                    json_message=message(
+                        "smalltalk", f"好的，之后按{REGION_WORDS[region]}的规划为您解答。您想了解什么服务？"
+                    )
+                )
+                return [SlotSet("region", region)]
+            reply = await api.answer(last, region=region)
+        except api.ApiError:
+            dispatcher.utter_message(json_message=UNAVAILABLE)
+            return []
+        dispatcher.utter_message(
+            json_message=message(reply["kind"], reply["text"], reply["citations"], reply["buttons"])
+        )
+        return [SlotSet("region", region), *answer_events(reply)]
+
+
+def _make_validator(slot: str):
+    async def validate(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None or not isinstance(value, str):
+            return {slot: value}
+        try:
+            result = await api.normalize(slot, value)
+        except api.ApiError:
+            return {slot: None}
+        if result.get("ok"):
+            return {slot: result["value"]}
+        dispatcher.utter_message(
+            json_message=message("form", result.get("message") or "没听明白，请换个说法。")
+        )
+        return {slot: None}
+
+    validate.__name__ = f"validate_{slot}"
+    return validate
+
+
+class ValidateEligibilityForm(FormValidationAction):
+    """Asks only what the entitlement API reports missing, and normalises each answer through the API."""
+
+    def name(self) -> str:
+        return "validate_eligibility_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        profile = profile_from_slots(tracker.current_slot_values())
+        if len(profile) >= settings.max_form_questions:
+            return []
+        try:
+            result = await api.check(profile, tracker.get_slot("services"), tracker.get_slot("region"))
+        except api.ApiError:
+            return []
+        ordered: list[str] = [q["field"] for q in result.get("ask_next", [])]
+        for item in result.get("needs_info", []):
+            ordered += [f for f in item.get("missing_fields", []) if f not in ordered]
+        return [f for f in ordered if f in PROFILE_SLOTS and f in domain_slots][:1]
+
+
+for _slot in PROFILE_SLOTS:
+    setattr(ValidateEligibilityForm, f"validate_{_slot}", _make_validator(_slot))
+
+
+class ActionCheckEligibility(Action):
+    def name(self) -> str:
+        return "action_check_eligibility"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        profile = profile_from_slots(tracker.current_slot_values())
+        try:
+            result = await api.check(profile, tracker.get_slot("services"), tracker.get_slot("region"))
+        except api.ApiError:
+            dispatcher.utter_message(json_message=UNAVAILABLE)
+            return []
+        dispatcher.utter_message(json_message=entitlement_summary(result))
+        return []
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        profile = profile_from_slots(tracker.current_slot_values())
+        try:
+            ticket = await api.open_ticket(
+                tracker.sender_id, tracker.latest_message.get("text") or "", profile
+            )
+        except api.ApiError:
+            dispatcher.utter_message(
+                json_message=message(
+                    "refuse", "抱歉，暂时无法转接人工，请稍后再试或拨打当地政务服务热线 12345。"
+                )
+            )
+            return []
+        text = f"已为您转接人工客服（工单 {ticket['id']}），客服看到后会在这里回复您，请稍候。"
+        dispatcher.utter_message(json_message=message("handoff", text))
+        return [ActiveLoop(None), SlotSet("requested_slot", None)]
+
+
+class ActionFeedback(Action):
+    def name(self) -> str:
+        return "action_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        negative = any(w in text for w in ("没用", "不对", "错", "不行", "差", "👎", "不满意", "看不懂"))
+        with contextlib.suppress(api.ApiError):  # feedback is best-effort; the resident still gets thanked
+            await api.feedback(tracker.sender_id, "down" if negative else "up", text)
+        reply = "收到，抱歉没帮上忙。您可以换个问法，或转人工客服。" if negative else "谢谢您的反馈！"
+        dispatcher.utter_message(
+            json_message=message("smalltalk", reply, buttons=[HANDOFF_BUTTON] if negative else [])
+        )
+        return []
+
+
+class ActionRefuse(Action):
+    def name(self) -> str:
+        return "action_refuse"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = "抱歉，这个问题不在广西、宁夏“十四五”公共服务规划的范围内，我无法回答，也不会编造。需要的话可以转人工客服。"
+        dispatcher.utter_message(json_message=message("refuse", text, buttons=[HANDOFF_BUTTON]))
+        return []

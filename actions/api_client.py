@@ -1,0 +1,64 @@
+"""Async calls from the action server to the Minsheng API."""
+
+from typing import Any
+
+import aiohttp
+
+from actions.settings import settings
+
+
+class ApiError(Exception):
+    pass
+
+
+async def _post(path: str, payload: dict[str, Any], internal: bool = False) -> dict[str, Any]:
+    headers = {"X-Minsheng-Internal-Token": settings.internal_token} if internal else {}
+    timeout = aiohttp.ClientTimeout(total=settings.api_timeout_seconds)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(settings.api_url + path, json=payload, headers=headers) as response,
+        ):
+            body = await response.json()
+            if response.status >= 400:
+                raise ApiError(f"{path}: {response.status} {body}")
+            return body
+    except aiohttp.ClientError as exc:
+        raise ApiError(f"{path}: {exc}") from exc
+
+
+async def answer(
+    question: str, region: str | None = None, last_query: str | None = None, context_region: str | None = None
+) -> dict[str, Any]:
+    return await _post(
+        "/v1/answer",
+        {
+            "question": question[:500],
+            "region": region,
+            "context": {"last_query": last_query, "region": context_region},
+        },
+    )
+
+
+async def check(
+    profile: dict[str, Any], services: list[str] | None = None, region: str | None = None
+) -> dict[str, Any]:
+    return await _post(
+        "/v1/entitlements/check", {"profile": profile, "services": services or None, "region": region}
+    )
+
+
+async def normalize(field: str, text: str) -> dict[str, Any]:
+    return await _post("/v1/profile/normalize", {"field": field, "text": text[:200]})
+
+
+async def open_ticket(session_id: str, reason: str, profile: dict[str, Any]) -> dict[str, Any]:
+    return await _post(
+        "/v1/handoff/tickets",
+        {"session_id": session_id, "reason": reason[:500], "profile": profile},
+        internal=True,
+    )
+
+
+async def feedback(session_id: str, rating: str, comment: str | None) -> dict[str, Any]:
+    return await _post("/v1/feedback", {"session_id": session_id, "rating": rating, "comment": comment})

@@ -1,0 +1,56 @@
+"""Chat messages as the API's gateway expects them in a custom payload (kind, text, citations, buttons)."""
+
+from typing import Any
+
+HANDOFF_BUTTON = {"title": "转人工", "payload": "/human_handoff"}
+CITATION_FIELDS = ("source", "title", "section", "quote", "start", "end", "valid_from", "valid_to", "region")
+
+PROFILE_SLOTS = (
+    "hukou_region", "residence_region", "age", "planning_marriage", "planning_pregnancy", "pregnant", "children_ages",
+    "school_stage", "income_status", "disability", "employment_status", "medical_insurance", "housing_status", "veteran",
+)  # fmt: skip
+
+
+def message(
+    kind: str,
+    text: str,
+    citations: list[dict[str, Any]] | None = None,
+    buttons: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    cites = [{k: c.get(k) for k in CITATION_FIELDS} for c in citations or []]
+    return {"kind": kind, "text": text, "citations": cites, "buttons": buttons or []}
+
+
+def profile_from_slots(slots: dict[str, Any]) -> dict[str, Any]:
+    """Profile slots hold typed values once validate_eligibility_form has normalised them."""
+    return {name: slots[name] for name in PROFILE_SLOTS if slots.get(name) is not None}
+
+
+def entitlement_summary(result: dict[str, Any], limit: int = 6) -> dict[str, Any]:
+    """A short result: what you can get, what we still need to know, what does not apply — with citations."""
+    lines: list[str] = ["根据您提供的信息，按规划原文核对的结果："]
+    eligible, needs, no = (
+        result.get("eligible", []),
+        result.get("needs_info", []),
+        result.get("not_eligible", []),
+    )
+    if eligible:
+        names = "、".join(r["name"] for r in eligible[:limit]) + (
+            f" 等 {len(eligible)} 项" if len(eligible) > limit else ""
+        )
+        lines.append(f"✅ 可以享受：{names}")
+    if needs:
+        asks = "；".join(
+            f"{r['name']}（还需了解：{r['questions'][0]['label']}）" for r in needs[:3] if r.get("questions")
+        )
+        lines.append(f"❓ 还需确认 {len(needs)} 项" + (f"：{asks}" if asks else ""))
+    if no:
+        why = "；".join(
+            f"{r['name']}：{next((x for x in r['reasons'] if x.startswith('不符合')), '')}" for r in no[:3]
+        )
+        lines.append(f"❌ 不符合 {len(no)} 项" + (f"，例如 {why}" if why else ""))
+    if not (eligible or needs or no):
+        lines.append("没有找到可以核对的服务。")
+    lines.append("以上依据规划原文，具体标准和办理方式请以当地部门为准。")
+    citations = [r["citations"][0] for r in eligible[:limit] if r.get("citations")]
+    return message("answer", "\n".join(lines), citations, [HANDOFF_BUTTON])

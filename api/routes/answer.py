@@ -1,0 +1,35 @@
+"""Grounded answers for the dialogue manager (and anyone else): cited sentences, or a refusal."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import CatalogueDep, RetrieverDep, SourceTextsDep
+from knowledge.answering import Context, Reply, compose_answer
+from knowledge.retrieval import MAX_QUERY_CHARS
+from knowledge.sources import Region
+
+router = APIRouter(prefix="/v1", tags=["answer"])
+
+
+class AnswerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    region: Region | None = None
+    context: Context = Field(default_factory=Context)
+
+
+@router.post("/answer", response_model=Reply)
+def answer(
+    body: AnswerRequest, retriever: RetrieverDep, catalogue: CatalogueDep, sources: SourceTextsDep
+) -> Reply:
+    return compose_answer(
+        body.question,
+        retriever=retriever,
+        catalogue=catalogue,
+        source_texts=sources,
+        region=body.region,
+        context=body.context,
+    )

@@ -1,0 +1,76 @@
+"""Chat gateway: the widget's only door. Forwards to Rasa's REST channel unless a human has the conversation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.chat_messages import ChatMessage, merge_rasa_output
+from api.conversations import HistoryEntry
+from api.deps import ConversationsDep, RasaDep
+from api.rasa_client import RasaUnavailable
+
+router = APIRouter(prefix="/v1/chat", tags=["chat"])
+
+SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_MESSAGE = 500
+HANDOFF_ACK = "已为您转接人工客服，客服看到后会在这里回复您。"
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    session_id: str = Field(pattern=SESSION_ID, description="会话 id（字母、数字、-、_，最多 64 个）")
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE)
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("消息不能为空")
+        return value.strip()
+
+
+class ChatResponse(BaseModel):
+    messages: list[ChatMessage]
+
+
+class HistoryResponse(BaseModel):
+    session_id: str
+    handoff_active: bool
+    entries: list[HistoryEntry]
+
+
+@router.post("", response_model=ChatResponse)
+def chat(body: ChatRequest, conversations: ConversationsDep, rasa: RasaDep) -> ChatResponse:
+    sid = body.session_id
+    if conversations.active_ticket(sid) is not None:
+        conversations.append(sid, HistoryEntry(role="user", text=body.message))
+        conversations.publish("resident_message", {"session_id": sid, "text": body.message})
+        return ChatResponse(messages=[])  # the operator answers; the widget shows it via history/events
+    if not conversations.mark_last_delivered(sid, body.message):
+        conversations.append(sid, HistoryEntry(role="user", text=body.message, delivered=False))
+    try:
+        output = rasa.send(sid, body.message, body.metadata)
+    except RasaUnavailable as exc:
+        raise HTTPException(
+            503, "对话服务暂时不可用，您的消息已保存，请稍后重试。(dialogue server unavailable)"
+        ) from exc
+    conversations.mark_last_delivered(sid, body.message)
+    messages = merge_rasa_output(output)
+    conversations.append(sid, *[HistoryEntry(role="bot", text=m.text, message=m) for m in messages])
+    return ChatResponse(messages=messages)
+
+
+@router.get("/{session_id}/history", response_model=HistoryResponse)
+def history(
+    session_id: Annotated[str, Path(pattern=SESSION_ID)], conversations: ConversationsDep
+) -> HistoryResponse:
+    return HistoryResponse(
+        session_id=session_id,
+        handoff_active=conversations.active_ticket(session_id) is not None,
+        entries=conversations.history(session_id),
+    )

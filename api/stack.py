@@ -1,0 +1,229 @@
+"""Bring up the whole local stack: Redis check, Rasa model (trained when bot/ changed), action server,
+Rasa server, API. Used by `minsheng up` (README command 1) and by the end-to-end tests.
+
+Rasa runs from its own Python 3.10 venv (.venv-rasa); everything listens on loopback only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import redis
+import yaml
+
+from knowledge.settings import REPO_ROOT, Settings
+
+BOT_DIR = REPO_ROOT / "bot"
+RASA_VENV = REPO_ROOT / ".venv-rasa"
+MODEL_CACHE = Path.home() / ".cache" / "minsheng" / "rasa-models"
+RASA_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def bot_hash() -> str:
+    """Hash of everything that shapes the trained model: retrain only when it changes."""
+    digest = hashlib.sha256()
+    files = [
+        BOT_DIR / "config.yml",
+        BOT_DIR / "domain.yml",
+        *sorted((BOT_DIR / "data").rglob("*.yml")),
+        *sorted((BOT_DIR / "jieba").rglob("*")),
+    ]
+    for path in files:
+        if path.is_file():
+            digest.update(path.relative_to(BOT_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def rasa_bin() -> Path:
+    path = RASA_VENV / "bin" / "rasa"
+    if not path.exists():
+        raise StackError(f"{path} is missing; run scripts/bootstrap.sh first")
+    return path
+
+
+def ensure_model(log: Callable[[str], None] = print, force: bool = False) -> Path:
+    """bot/models/minsheng.tar.gz for the current bot/ content, from the cache or by training."""
+    target = BOT_DIR / "models" / "minsheng.tar.gz"
+    stamp = BOT_DIR / "models" / ".bot-hash"
+    wanted = bot_hash()
+    if not force and target.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return target
+    cached = MODEL_CACHE / f"{wanted}.tar.gz"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if cached.exists() and not force:
+        log(f"Rasa model for bot/ {wanted} found in {MODEL_CACHE}")
+        shutil.copy2(cached, target)
+    else:
+        log("training the Rasa model (about 2–3 minutes on 2 cores) …")
+        t0 = time.perf_counter()
+        result = subprocess.run(
+            [str(rasa_bin()), "train", "--fixed-model-name", "minsheng", "--out", "models"],
+            cwd=BOT_DIR,
+            env={**os.environ, **RASA_ENV},
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise StackError(f"rasa train failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        log(f"trained in {time.perf_counter() - t0:.0f} s")
+        MODEL_CACHE.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(target, cached)
+    stamp.write_text(wanted)
+    return target
+
+
+def write_endpoints(settings: Settings, path: Path) -> Path:
+    """Rasa endpoints from our settings: Redis tracker + lock store, our action server."""
+    url = urlparse(settings.redis_url)
+    db = int((url.path or "/0").lstrip("/") or 0)
+    redis_conf = {"url": url.hostname or "127.0.0.1", "port": url.port or 6379, "password": url.password}
+    endpoints = {
+        "action_endpoint": {"url": f"http://127.0.0.1:{settings.action_port}/webhook"},
+        "tracker_store": {
+            "type": "redis",
+            **redis_conf,
+            "db": db,
+            "key_prefix": settings.redis_prefix,
+            "record_exp": settings.session_ttl_seconds,
+        },
+        "lock_store": {
+            "type": "redis",
+            **redis_conf,
+            "db": db,
+            "key_prefix": f"{settings.redis_prefix}-lock",
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as MINSHENG_* variables, so child processes see the same configuration."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"MINSHENG_{name.upper()}"] = str(value)
+    env["MINSHENG_API_URL"] = f"http://127.0.0.1:{settings.api_port}"
+    return env
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    log_dir: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    model: Path | None = None
+
+    def _spawn(self, name: str, cmd: list[str], cwd: Path, extra_env: dict[str, str]) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        env = {**os.environ, **settings_env(self.settings), **extra_env}
+        self.processes[name] = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start(self, model: Path, wait: bool = True, timeout: float = 240) -> Stack:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.model = model
+        for name in ("actions", "rasa", "api"):
+            self.start_one(name)
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def start_one(self, name: str) -> None:
+        s = self.settings
+        if name == "actions":
+            cmd = [str(rasa_bin()), "run", "actions", "--actions", "actions", "-p", str(s.action_port)]
+            self._spawn(name, cmd, REPO_ROOT, {**RASA_ENV, "SANIC_HOST": "127.0.0.1"})
+        elif name == "rasa":
+            endpoints = write_endpoints(s, s.data_dir / "rasa-endpoints.yml")
+            cmd = [
+                str(rasa_bin()), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(urlparse(s.rasa_url).port or 5005),
+                "--auth-token", s.rasa_token, "--model", str(self.model), "--endpoints", str(endpoints),
+                "--credentials", str(BOT_DIR / "credentials.yml"),
+            ]  # fmt: skip
+            self._spawn(name, cmd, BOT_DIR, RASA_ENV)
+        else:
+            cmd = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                s.api_host,
+                "--port",
+                str(s.api_port),
+                "--log-level",
+                "warning",
+            ]
+            self._spawn(name, cmd, REPO_ROOT, {})
+
+    def wait_ready(self, timeout: float) -> None:
+        s = self.settings
+        checks = {
+            "api": f"http://{s.api_host}:{s.api_port}/healthz",
+            "actions": f"http://127.0.0.1:{s.action_port}/health",
+            "rasa": f"{s.rasa_url}/status?token={s.rasa_token}",
+        }
+        deadline = time.monotonic() + timeout
+        pending = dict(checks)
+        while pending and time.monotonic() < deadline:
+            for name, url in list(pending.items()):
+                proc = self.processes[name]
+                if proc.poll() is not None:
+                    raise StackError(
+                        f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}"
+                    )
+                try:
+                    if httpx.get(url, timeout=2).status_code == 200:
+                        pending.pop(name)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.5)
+        if pending:
+            raise StackError(f"not ready after {timeout:.0f}s: {', '.join(pending)}; logs in {self.log_dir}")
+
+    def stop(self, names: list[str] | None = None) -> None:
+        for name in names or list(self.processes):
+            proc = self.processes.get(name)
+            if proc and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+    def restart(self, name: str, timeout: float = 240) -> None:
+        """Stop and start one process (restart-survival tests)."""
+        self.stop([name])
+        self.start_one(name)
+        self.wait_ready(timeout)
+
+
+def redis_ok(settings: Settings) -> bool:
+    try:
+        return bool(redis.Redis.from_url(settings.redis_url, socket_timeout=2).ping())
+    except redis.RedisError:
+        return False

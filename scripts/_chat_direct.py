@@ -1,1 +1,0 @@
-/tmp/chat_direct.py

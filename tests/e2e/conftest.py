@@ -1,0 +1,74 @@
+"""The real stack for end-to-end tests: Redis, trained Rasa model, action server, Rasa server, API.
+
+Own ports, own Redis db and key prefix, own data dir (ingested from the session's embedding cache),
+so a developer's running stack is untouched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import uuid
+
+import httpx
+import pytest
+
+from api.stack import Stack, ensure_model
+from knowledge.ingest import ingest
+from knowledge.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack_settings(settings, ingested, tmp_path_factory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("stack-data")
+    shutil.copy2(
+        settings.data_dir / "embeddings.sqlite", data_dir / "embeddings.sqlite"
+    )  # ingest without re-embedding
+    stack = Settings(
+        data_dir=data_dir,
+        api_port=_free_port(),
+        rasa_url=f"http://127.0.0.1:{_free_port()}",
+        action_port=_free_port(),
+        redis_url="redis://127.0.0.1:6379/3",
+        redis_prefix=f"minsheng-e2e-{uuid.uuid4().hex[:8]}",
+    )
+    ingest(stack)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings):
+    running = Stack(stack_settings, stack_settings.data_dir / "logs").start(ensure_model(), timeout=300)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def api(stack, stack_settings):
+    with httpx.Client(base_url=f"http://127.0.0.1:{stack_settings.api_port}", timeout=60) as client:
+        yield client
+
+
+class Chat:
+    """One resident's conversation through POST /v1/chat."""
+
+    def __init__(self, client: httpx.Client, session_id: str):
+        self.client, self.session_id = client, session_id
+
+    def say(self, text: str) -> list[dict]:
+        r = self.client.post("/v1/chat", json={"session_id": self.session_id, "message": text})
+        assert r.status_code == 200, r.text
+        return r.json()["messages"]
+
+
+@pytest.fixture
+def chat(api):
+    return Chat(api, f"e2e-{uuid.uuid4().hex[:10]}")
