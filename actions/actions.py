@@ -15,7 +15,12 @@ from actions.settings import settings
 UNAVAILABLE = message(
     "refuse", "抱歉，知识库暂时无法访问。您可以稍后再问，或转人工客服。", buttons=[HANDOFF_BUTTON]
 )
-REGION_WORDS = {"guangxi": "广西", "ningxia": "宁夏"}
+
+
+def known_region(tracker: Tracker) -> str | None:
+    """The region slot, if it holds one of ours (an NLU entity like "自治区" must not reach the API)."""
+    value = tracker.get_slot("region")
+    return value if value in ("guangxi", "ningxia") else None
 
 
 def answer_events(reply: dict[str, Any]) -> list[EventType]:
@@ -41,7 +46,7 @@ class ActionAnswer(Action):
         question = tracker.latest_message.get("text") or ""
         try:
             reply = await api.answer(
-                question, last_query=tracker.get_slot("last_query"), context_region=tracker.get_slot("region")
+                question, last_query=tracker.get_slot("last_query"), context_region=known_region(tracker)
             )
         except api.ApiError:
             dispatcher.utter_message(json_message=UNAVAILABLE)
@@ -52,57 +57,11 @@ class ActionAnswer(Action):
         return answer_events(reply)
 
 
-class ActionSetRegion(Action):
-    """The resident named a region or a city: remember it, and answer the pending question for that region."""
+class ActionSetRegion(ActionAnswer):
+    """ "广西" / "我在银川": the answer service recognises a region choice and re-answers the last question."""
 
     def name(self) -> str:
         return "action_set_region"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        text = tracker.latest_message.get("text") or ""
-        region = next(
-            (e["value"] for e in tracker.latest_message.get("entities", []) if e.get("entity") == "region"),
-            None,
-        )
-        try:
-            if region not in REGION_WORDS:
-                region = (await api.normalize("residence_region", text)).get("value")
-            if region == "other":
-                dispatcher.utter_message(
-                    json_message=message(
-                        "refuse",
-                        "抱歉，我只掌握广西和宁夏的“十四五”公共服务规划，其他地区的政策请咨询当地部门或转人工。",
-                        buttons=[HANDOFF_BUTTON],
-                    )
-                )
-                return []
-            if region not in REGION_WORDS:
-                dispatcher.utter_message(
-                    json_message=message(
-                        "clarify",
-                        "请问您想了解广西还是宁夏的规定？",
-                        buttons=[{"title": "广西", "payload": "广西"}, {"title": "宁夏", "payload": "宁夏"}],
-                    )
-                )
-                return []
-            last = tracker.get_slot("last_query")
-            if not last:
-                dispatcher.utter_message(
-                    json_message=message(
-                        "smalltalk", f"好的，之后按{REGION_WORDS[region]}的规划为您解答。您想了解什么服务？"
-                    )
-                )
-                return [SlotSet("region", region)]
-            reply = await api.answer(last, region=region)
-        except api.ApiError:
-            dispatcher.utter_message(json_message=UNAVAILABLE)
-            return []
-        dispatcher.utter_message(
-            json_message=message(reply["kind"], reply["text"], reply["citations"], reply["buttons"])
-        )
-        return [SlotSet("region", region), *answer_events(reply)]
 
 
 def _make_validator(slot: str):
@@ -139,7 +98,7 @@ class ValidateEligibilityForm(FormValidationAction):
         if len(profile) >= settings.max_form_questions:
             return []
         try:
-            result = await api.check(profile, tracker.get_slot("services"), tracker.get_slot("region"))
+            result = await api.check(profile, tracker.get_slot("services"), known_region(tracker))
         except api.ApiError:
             return []
         ordered: list[str] = [q["field"] for q in result.get("ask_next", [])]
@@ -161,7 +120,7 @@ class ActionCheckEligibility(Action):
     ) -> list[EventType]:
         profile = profile_from_slots(tracker.current_slot_values())
         try:
-            result = await api.check(profile, tracker.get_slot("services"), tracker.get_slot("region"))
+            result = await api.check(profile, tracker.get_slot("services"), known_region(tracker))
         except api.ApiError:
             dispatcher.utter_message(json_message=UNAVAILABLE)
             return []
@@ -212,12 +171,30 @@ class ActionFeedback(Action):
 
 
 class ActionRefuse(Action):
+    """NLU thinks it is out of scope; the answer service, which has the guardrails, has the last word."""
+
     def name(self) -> str:
         return "action_refuse"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        text = "抱歉，这个问题不在广西、宁夏“十四五”公共服务规划的范围内，我无法回答，也不会编造。需要的话可以转人工客服。"
+        question = tracker.latest_message.get("text") or ""
+        try:
+            reply = await api.answer(
+                question, last_query=tracker.get_slot("last_query"), context_region=known_region(tracker)
+            )
+        except api.ApiError:
+            reply = {"kind": "refuse"}
+        if reply.get("kind") == "answer":
+            dispatcher.utter_message(
+                json_message=message("answer", reply["text"], reply["citations"], reply["buttons"])
+            )
+            return answer_events(reply)
+        text = reply.get("text") if reply.get("kind") == "refuse" else None
+        text = (
+            text
+            or "抱歉，这个问题不在广西、宁夏“十四五”公共服务规划的范围内，我无法回答，也不会编造。需要的话可以转人工客服。"
+        )
         dispatcher.utter_message(json_message=message("refuse", text, buttons=[HANDOFF_BUTTON]))
         return []

@@ -81,7 +81,21 @@ def refuse(message: str, reason: str) -> Reply:
 
 
 # --- follow-ups ------------------------------------------------------------------------------
-_REGION_ONLY = re.compile(r"^(那|那么)?(在)?(广西|宁夏)(的|这边|那边)?(呢|咋样|怎么样|如何)?[？?。！!]*$")
+_REGION_ONLY = re.compile(
+    r"^(那|那么|我|我们|我家|俺)?(在|是|住|住在|户口在)?(?P<place>[\u4e00-\u9fff]{2,5}?)(市|县|区)?(的|人|这边|那边)?(呢|咋样|怎么样|如何)?[？?。！!，,]*$"
+)
+
+
+def region_choice(question: str) -> Region | None:
+    """The region a message consisting only of a place ("广西", "我在银川", "柳州的", "宁夏呢") picks."""
+    m = _REGION_ONLY.match(question.strip())
+    if not m:
+        return None
+    from knowledge.regions import place_names
+
+    return place_names().get(m.group("place"))
+
+
 _FOLLOW_UP_LEAD = re.compile(r"^(那|那么|还有|另外|那要是|如果是)")
 _TOPIC_TERMS = re.compile(r"[\u4e00-\u9fff]{2,}")
 
@@ -91,8 +105,8 @@ def resolve_follow_up(question: str, context: Context) -> tuple[str, Region | No
     q = question.strip()
     if not context.last_query:
         return q, None
-    if m := _REGION_ONLY.match(q):
-        return context.last_query, "guangxi" if m.group(3) == "广西" else "ningxia"
+    if chosen := region_choice(q):
+        return context.last_query, chosen
     content = [
         t for t in word_tokens(q) if len(t) >= 2 and t not in ("免费", "多少", "怎么", "办理", "要钱", "收费")
     ]
@@ -263,6 +277,11 @@ def compose_answer(
     if refusal := check_question(question):
         return refuse(refusal.message, refusal.code)
 
+    if (chosen := region_choice(question)) and not context.last_query:
+        name = REGION_NAMES[chosen]
+        return Reply(
+            kind="smalltalk", text=f"好的，之后按{name}的规划为您解答。您想了解什么服务？", region=chosen
+        )
     query, switched = resolve_follow_up(question, context)
     mentioned = detect_regions(question)
     region = switched or region or (mentioned[0] if len(mentioned) == 1 else None) or context.region
@@ -325,7 +344,8 @@ def compose_answer(
 
 
 def _confident(hits: list[Hit]) -> bool:
-    best_sim = max((h.similarity or 0.0) for h in hits[:5])
+    """The passages we would show must be close in meaning, not just share a word ("推荐", a city name)."""
+    best_sim = max((h.similarity or 0.0) for h in hits[:3])
     return hits[0].score >= MIN_FUSED and best_sim >= MIN_SIMILARITY
 
 
