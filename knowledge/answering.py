@@ -32,6 +32,8 @@ MIN_FUSED = 0.028
 MIN_SIMILARITY = 0.855
 REGION_SHARE = 0.72  # a region gets its own section when its best hit scores this share of the best overall
 PASSAGES_PER_REGION = 2
+FIRST_PASSAGE_CHARS = 240  # the best passage may show up to about three sentences
+OTHER_PASSAGE_CHARS = 140
 
 HANDOFF_BUTTON = {"title": "转人工", "payload": "/human_handoff"}
 CHECK_BUTTON = {"title": "帮我看看能不能享受", "payload": "/check_eligibility"}
@@ -159,26 +161,25 @@ def rerank(hits: list[Hit], terms: tuple[set[str], set[str]]) -> list[Hit]:
     return sorted(hits, key=lambda h: -(0.5 * h.score / top_score + 0.5 * ov[h.chunk_id] / top_ov))
 
 
-def best_span(hit: Hit, terms: tuple[set[str], set[str]], max_sentences: int = 2) -> tuple[int, int]:
-    """The 1–2 adjacent sentences of a hit that share most with the question (offsets into the source)."""
+def best_span(hit: Hit, terms: tuple[set[str], set[str]], limit: int = 160) -> tuple[int, int]:
+    """Adjacent sentences of a hit around the one that shares most with the question, grown while they
+    still share something and fit in ``limit`` characters (offsets into the source)."""
     if hit.kind == "table_row" or len(hit.quote) <= 90:
         return hit.start, hit.end
     spans = sentence_spans(hit.quote, 0, len(hit.quote))
-
-    def score(a: int, b: int) -> float:
-        return overlap(hit.quote[a:b], terms)
-
-    scored = [(score(a, b), i) for i, (a, b) in enumerate(spans)]
-    _, best = max(scored, key=lambda s: (s[0], -s[1]))
-    chosen = [best]
-    if max_sentences > 1 and len(spans) > 1:
-        neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(spans)]
-        nxt = max(neighbours, key=lambda i: scored[i][0])
-        if scored[nxt][0] > 0 and spans[max(best, nxt)][1] - spans[min(best, nxt)][0] <= 200:
-            chosen.append(nxt)
-    a, b = spans[min(chosen)][0], spans[max(chosen)][1]
+    scores = [overlap(hit.quote[a:b], terms) for a, b in spans]
+    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+    lo = hi = best
+    while True:
+        options = [i for i in (lo - 1, hi + 1) if 0 <= i < len(spans) and scores[i] > 0]
+        options = [i for i in options if spans[max(hi, i)][1] - spans[min(lo, i)][0] <= limit]
+        if not options:
+            break
+        pick = max(options, key=lambda i: scores[i])
+        lo, hi = min(lo, pick), max(hi, pick)
+    a, b = spans[lo][0], spans[hi][1]
     # A box item's sentence without its title loses its subject: keep the title sentence.
-    if hit.kind == "box_item" and min(chosen) == 1:
+    if hit.kind == "box_item" and lo == 1:
         a = spans[0][0]
     return hit.start + a, hit.start + b
 
@@ -298,7 +299,8 @@ def compose_answer(
     sections: list[tuple[Region, list[tuple[Hit, int, int]]]] = []
     for r in regions:
         in_region = rerank([h for h in hits if h.region == r], terms)
-        sections.append((r, [(h, *best_span(h, terms)) for h in in_region[:PASSAGES_PER_REGION]]))
+        limits = FIRST_PASSAGE_CHARS, OTHER_PASSAGE_CHARS
+        sections.append((r, [(h, *best_span(h, terms, limits[min(i, 1)])) for i, h in enumerate(in_region[:PASSAGES_PER_REGION])]))
 
     citations = [_citation(h, a, b, source_texts[h.source]) for _, picks in sections for h, a, b in picks]
     if asks_for_amount(question) and not any(states_money_figure(c.quote) for c in citations):
