@@ -23,6 +23,11 @@ def known_region(tracker: Tracker) -> str | None:
     return value if value in ("guangxi", "ningxia") else None
 
 
+def session_of(tracker: Tracker) -> str:
+    """The widget's session id: the gateway continues long conversations in trackers named "<session>~<n>"."""
+    return tracker.sender_id.split("~", 1)[0]
+
+
 def answer_events(reply: dict[str, Any]) -> list[EventType]:
     """Remember what was answered, for follow-ups ("要钱吗", "宁夏呢") and the eligibility form."""
     if reply.get("kind") != "answer":
@@ -162,7 +167,7 @@ class ActionFeedback(Action):
         text = tracker.latest_message.get("text") or ""
         negative = any(w in text for w in ("没用", "不对", "错", "不行", "差", "👎", "不满意", "看不懂"))
         with contextlib.suppress(api.ApiError):  # feedback is best-effort; the resident still gets thanked
-            await api.feedback(tracker.sender_id, "down" if negative else "up", text)
+            await api.feedback(session_of(tracker), "down" if negative else "up", text)
         reply = "收到，抱歉没帮上忙。您可以换个问法，或转人工客服。" if negative else "谢谢您的反馈！"
         dispatcher.utter_message(
             json_message=message("smalltalk", reply, buttons=[HANDOFF_BUTTON] if negative else [])

@@ -99,6 +99,27 @@ class ConversationStore:
                 return entry
         return None
 
+    # --- Rasa conversation epochs -------------------------------------------------------------------
+    def rasa_sender(self, session_id: str) -> tuple[str, int]:
+        """The Rasa conversation id for this session now, and how many turns it has had."""
+        key = f"{self.p}:epoch:{session_id}"
+        epoch, turns = self.redis.hmget(key, "epoch", "turns")
+        epoch, turns = int(epoch or 0), int(turns or 0)
+        return (session_id if epoch == 0 else f"{session_id}~{epoch}"), turns
+
+    def count_turn(self, session_id: str) -> None:
+        key = f"{self.p}:epoch:{session_id}"
+        with self.redis.pipeline() as pipe:
+            pipe.hincrby(key, "turns", 1)
+            pipe.expire(key, self.settings.session_ttl_seconds)
+            pipe.execute()
+
+    def next_epoch(self, session_id: str) -> str:
+        key = f"{self.p}:epoch:{session_id}"
+        epoch = self.redis.hincrby(key, "epoch", 1)
+        self.redis.hset(key, "turns", 0)
+        return f"{session_id}~{epoch}"
+
     # --- hand-off ------------------------------------------------------------------------------
     def active_ticket(self, session_id: str) -> Ticket | None:
         ticket_id = self.redis.get(f"{self.p}:handoff:{session_id}")

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Conversations older than this are forgotten (history, hand-off flag); also bounds Rasa trackers.
     session_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
     history_limit: int = Field(400, ge=10)
+    # Rasa re-reads the whole tracker every turn; after this many turns the gateway continues the
+    # conversation in a fresh tracker with the slots carried over, so turn 300 costs what turn 10 does.
+    tracker_rotate_turns: int = Field(40, ge=5)
 
     # Dialogue manager (Rasa REST channel) and the action server, all on loopback by default.
     rasa_url: str = "http://127.0.0.1:5005"

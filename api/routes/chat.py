@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.chat_messages import ChatMessage, merge_rasa_output
-from api.conversations import HistoryEntry
-from api.deps import ConversationsDep, RasaDep
-from api.rasa_client import RasaUnavailable
+from api.conversations import ConversationStore, HistoryEntry
+from api.deps import ConversationsDep, RasaDep, SettingsDep
+from api.rasa_client import RasaClient, RasaUnavailable
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
 
@@ -45,7 +45,9 @@ class HistoryResponse(BaseModel):
 
 
 @router.post("", response_model=ChatResponse)
-def chat(body: ChatRequest, conversations: ConversationsDep, rasa: RasaDep) -> ChatResponse:
+def chat(
+    body: ChatRequest, conversations: ConversationsDep, rasa: RasaDep, settings: SettingsDep
+) -> ChatResponse:
     sid = body.session_id
     if conversations.active_ticket(sid) is not None:
         conversations.append(sid, HistoryEntry(role="user", text=body.message))
@@ -54,7 +56,9 @@ def chat(body: ChatRequest, conversations: ConversationsDep, rasa: RasaDep) -> C
     if not conversations.mark_last_delivered(sid, body.message):
         conversations.append(sid, HistoryEntry(role="user", text=body.message, delivered=False))
     try:
-        output = rasa.send(sid, body.message, body.metadata)
+        sender = _current_sender(sid, conversations, rasa, settings.tracker_rotate_turns)
+        output = rasa.send(sender, body.message, body.metadata)
+        conversations.count_turn(sid)
     except RasaUnavailable as exc:
         raise HTTPException(
             503, "对话服务暂时不可用，您的消息已保存，请稍后重试。(dialogue server unavailable)"
@@ -63,6 +67,21 @@ def chat(body: ChatRequest, conversations: ConversationsDep, rasa: RasaDep) -> C
     messages = merge_rasa_output(output)
     conversations.append(sid, *[HistoryEntry(role="bot", text=m.text, message=m) for m in messages])
     return ChatResponse(messages=messages)
+
+
+def _current_sender(
+    session_id: str, conversations: ConversationStore, rasa: RasaClient, rotate_after: int
+) -> str:
+    """Bound the Rasa tracker: past ``rotate_after`` turns (and not inside a form) continue in a new one, slots kept."""
+    sender, turns = conversations.rasa_sender(session_id)
+    if turns < rotate_after:
+        return sender
+    slots, form_active = rasa.tracker_state(sender)
+    if form_active:
+        return sender
+    fresh = conversations.next_epoch(session_id)
+    rasa.set_slots(fresh, slots)
+    return fresh
 
 
 @router.get("/{session_id}/history", response_model=HistoryResponse)
