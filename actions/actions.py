@@ -143,7 +143,7 @@ class ActionHandoff(Action):
         profile = profile_from_slots(tracker.current_slot_values())
         try:
             ticket = await api.open_ticket(
-                tracker.sender_id, tracker.latest_message.get("text") or "", profile
+                session_of(tracker), tracker.latest_message.get("text") or "", profile
             )
         except api.ApiError:
             dispatcher.utter_message(
