@@ -21,6 +21,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(eval_app, name="eval")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(index_app, name="index")
+users_app = typer.Typer(no_args_is_help=True, help="Staff accounts (operators, admins)")
+app.add_typer(users_app, name="users")
 
 RegionOpt = Annotated[str | None, typer.Option("--region", "-r", help="guangxi | ningxia")]
 
@@ -221,6 +223,49 @@ def index_rollback(version: str) -> None:
     except KnowledgeError as exc:
         _fail(exc)
     typer.echo(f"current version is now {version}")
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="operator | admin")] = "operator",
+    password: Annotated[str | None, typer.Option(help="prompted when omitted")] = None,
+) -> None:
+    """Create or reset a staff account (password hashed with argon2)."""
+    from api.auth import ROLES, AuthStore
+
+    if role not in ROLES:
+        _fail(ValueError(f"role must be one of {', '.join(ROLES)}"))
+    password = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        AuthStore(get_settings()).add_user(name, password, role)  # type: ignore[arg-type]
+    except ValueError as exc:
+        _fail(exc)
+    typer.echo(f"{role} {name} saved")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    from api.auth import AuthStore
+
+    for user in AuthStore(get_settings()).users():
+        typer.echo(f"{user.username:<20} {user.role}")
+
+
+def _seed_demo_accounts() -> dict[str, str]:
+    """Demo staff accounts for a local run (only created when missing)."""
+    from api.auth import AuthStore
+
+    settings = get_settings()
+    store = AuthStore(settings)
+    accounts = {
+        "operator": ("operator", settings.demo_operator_password),
+        "admin": ("admin", settings.demo_admin_password),
+    }
+    for name, (role, password) in accounts.items():
+        if store.get_user(name) is None:
+            store.add_user(name, password, role)  # type: ignore[arg-type]
+    return {name: password for name, (_, password) in accounts.items()}
 
 
 @app.command()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from api.auth import CSRF_COOKIE, SESSION_COOKIE, AuthStore, Session
 from api.conversations import ConversationStore
 from api.rasa_client import RasaClient
 from knowledge.catalogue.loader import Catalogue
@@ -45,6 +46,36 @@ def require_internal(
         raise HTTPException(401, "internal endpoint: missing or wrong X-Minsheng-Internal-Token")
 
 
+def get_auth(request: Request) -> AuthStore:
+    return request.app.state.auth
+
+
+def current_session(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
+    """The signed-in staff session from a Bearer token or the session cookie; 401 otherwise.
+
+    Cookie sessions must echo the CSRF token on anything that changes state (double-submit)."""
+    auth: AuthStore = request.app.state.auth
+    bearer = authorization[7:] if authorization and authorization.lower().startswith("bearer ") else None
+    token = bearer or request.cookies.get(SESSION_COOKIE)
+    session = auth.session(token) if token else None
+    if session is None:
+        raise HTTPException(401, "请先登录 (authentication required)", headers={"WWW-Authenticate": "Bearer"})
+    if bearer is None and request.method not in ("GET", "HEAD", "OPTIONS"):
+        sent = request.headers.get("x-csrf-token")
+        if not sent or sent != session.csrf_token or request.cookies.get(CSRF_COOKIE) != session.csrf_token:
+            raise HTTPException(403, "CSRF token missing or wrong")
+    return session
+
+
+def require_role(*roles: str):
+    def check(session: Annotated[Session, Depends(current_session)]) -> Session:
+        if session.role not in roles:
+            raise HTTPException(403, f"需要 {' 或 '.join(roles)} 权限 (forbidden for role {session.role})")
+        return session
+
+    return check
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
@@ -52,3 +83,6 @@ ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
 RasaDep = Annotated[RasaClient, Depends(get_rasa)]
 SourceTextsDep = Annotated[dict[str, str], Depends(get_source_texts)]
 InternalOnly = Depends(require_internal)
+AuthDep = Annotated[AuthStore, Depends(get_auth)]
+OperatorSession = Annotated[Session, Depends(require_role("operator", "admin"))]
+AdminSession = Annotated[Session, Depends(require_role("admin"))]

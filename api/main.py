@@ -5,8 +5,11 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.auth import AuthStore
 from api.conversations import ConversationStore
 from api.rasa_client import RasaClient
 from api.routes import (
@@ -17,14 +20,19 @@ from api.routes import (
     handoff,
     health,
     life_events,
+    operator,
     profile,
     search,
     services,
+    sources,
 )
+from api.routes import auth as auth_routes
 from knowledge.catalogue.loader import load_catalogue
 from knowledge.retrieval import Retriever
-from knowledge.settings import Settings, get_settings
+from knowledge.settings import REPO_ROOT, Settings, get_settings
 from knowledge.sources import load_sources
+
+WEB_DIR = REPO_ROOT / "web"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,11 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        sources = load_sources(settings.sources_dir)
-        app.state.source_texts = {d.file_name: d.text for d in sources}
-        app.state.catalogue = load_catalogue(sources)
+        docs = load_sources(settings.sources_dir)
+        app.state.source_texts = {d.file_name: d.text for d in docs}
+        app.state.catalogue = load_catalogue(docs)
         app.state.conversations = ConversationStore(settings)
         app.state.rasa = RasaClient(settings)
+        app.state.auth = AuthStore(settings)
         app.state.retriever = Retriever(settings)
         if app.state.retriever.store.current_version():
             app.state.retriever.embedder.load()  # pay the model load at start, not on the first question
@@ -61,7 +70,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(handoff.router)
     app.include_router(feedback.router)
+    app.include_router(sources.router)
+    app.include_router(auth_routes.router)
+    app.include_router(operator.router)
+    _mount_pages(app)
     return app
+
+
+def _mount_pages(app: FastAPI) -> None:
+    """The resident widget (standalone page at /, embeddable script under /static) and the operator console."""
+    if not WEB_DIR.is_dir():
+        return
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html")
+
+    @app.get("/operator", include_in_schema=False)
+    def operator_console() -> FileResponse:
+        return FileResponse(WEB_DIR / "operator" / "index.html")
 
 
 app = create_app()

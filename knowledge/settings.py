@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # Shared secret between the action server and the API's internal endpoints (ticket creation).
     internal_token: str = "minsheng-internal-dev-token"
 
+    # Staff accounts: login sessions, login rate limit, and the demo accounts `minsheng up` creates.
+    session_login_seconds: int = Field(8 * 3600, ge=60)
+    login_rate_limit: str = "10/minute"
+    cookie_secure: bool = False  # set true behind HTTPS
+    demo_operator_password: str = "operator-demo-2025"
+    demo_admin_password: str = "admin-demo-2025"
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

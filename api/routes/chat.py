@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sse_starlette.sse import EventSourceResponse
 
 from api.chat_messages import ChatMessage, merge_rasa_output
 from api.conversations import ConversationStore, HistoryEntry
 from api.deps import ConversationsDep, RasaDep, SettingsDep
+from api.events import event_stream
 from api.rasa_client import RasaClient, RasaUnavailable
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
@@ -93,3 +95,21 @@ def history(
         handoff_active=conversations.active_ticket(session_id) is not None,
         entries=conversations.history(session_id),
     )
+
+
+@router.get("/{session_id}/events")
+async def events(
+    session_id: Annotated[str, Path(pattern=SESSION_ID)], settings: SettingsDep
+) -> EventSourceResponse:
+    """Live messages for one resident while a human has the conversation (operator replies, bot resumed)."""
+
+    def keep(event: dict) -> dict | None:
+        data = event.get("data", {})
+        if (
+            event.get("event") in ("operator_message", "session_resumed")
+            and data.get("session_id") == session_id
+        ):
+            return data["entry"]
+        return None
+
+    return EventSourceResponse(event_stream(settings, keep, event_name="message"), ping=15)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.chat_messages import ChatMessage
 from api.conversations import HistoryEntry, Ticket
-from api.deps import ConversationsDep, InternalOnly
+from api.deps import ConversationsDep, InternalOnly, OperatorSession
 from api.routes.chat import SESSION_ID
 
 router = APIRouter(prefix="/v1/handoff", tags=["handoff"])
@@ -38,13 +38,13 @@ def create_ticket(body: TicketRequest, conversations: ConversationsDep) -> Ticke
 
 @router.get("/tickets", response_model=list[Ticket])
 def list_tickets(
-    conversations: ConversationsDep, status: Literal["open", "closed", "all"] = "open"
+    _: OperatorSession, conversations: ConversationsDep, status: Literal["open", "closed", "all"] = "open"
 ) -> list[Ticket]:
     return conversations.list_tickets(status)
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketView)
-def get_ticket(ticket_id: str, conversations: ConversationsDep) -> TicketView:
+def get_ticket(ticket_id: str, _: OperatorSession, conversations: ConversationsDep) -> TicketView:
     ticket = conversations.get_ticket(ticket_id)
     if ticket is None:
         raise HTTPException(404, f"no ticket {ticket_id}")

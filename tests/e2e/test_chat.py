@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from api.auth import AuthStore
 from knowledge.evaluation import matches
 from tests.e2e.conftest import Chat
 
@@ -87,13 +88,18 @@ def test_out_of_scope_is_declined_without_citations(chat):
         assert not any(m["citations"] for m in messages)
 
 
-def test_handoff_creates_a_ticket_and_pauses_the_bot(chat, api):
+def test_handoff_creates_a_ticket_and_pauses_the_bot(chat, api, stack_settings):
     chat.say("低保怎么申请")
     messages = chat.say("转人工")
     assert "handoff" in kinds(messages)
-    tickets = api.get("/v1/handoff/tickets").json()
+    AuthStore(stack_settings).add_user("e2e-op", "e2e-operator-pass", "operator")
+    token = api.post("/v1/auth/login", json={"username": "e2e-op", "password": "e2e-operator-pass"}).json()[
+        "token"
+    ]
+    staff = {"Authorization": f"Bearer {token}"}
+    tickets = api.get("/v1/operator/tickets", headers=staff).json()
     ticket = next(t for t in tickets if t["session_id"] == chat.session_id)
-    view = api.get(f"/v1/handoff/tickets/{ticket['id']}").json()
+    view = api.get(f"/v1/operator/tickets/{ticket['id']}", headers=staff).json()
     assert any(e["text"] == "低保怎么申请" for e in view["transcript"])
     assert chat.say("你好，有人吗") == []  # the bot stays quiet while a human has the conversation
     history = api.get(f"/v1/chat/{chat.session_id}/history").json()

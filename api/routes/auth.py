@@ -1,0 +1,81 @@
+"""Staff sign-in: cookie session (+ CSRF token) for the consoles, or the token as a Bearer header."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import CSRF_COOKIE, SESSION_COOKIE
+from api.deps import AuthDep, OperatorSession, SettingsDep
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginResponse(BaseModel):
+    username: str
+    role: str
+    csrf_token: str
+    token: str
+    expires_at: float
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+
+
+@router.post("/login", response_model=LoginResponse)
+def login(
+    body: LoginRequest, request: Request, response: Response, auth: AuthDep, settings: SettingsDep
+) -> LoginResponse:
+    client = request.client.host if request.client else "?"
+    if not auth.allow_login_attempt(body.username, client):
+        raise HTTPException(429, "登录尝试过于频繁，请稍后再试 (too many login attempts)")
+    user = auth.authenticate(body.username, body.password)
+    if user is None:
+        raise HTTPException(401, "用户名或密码错误 (wrong username or password)")
+    session = auth.open_session(user)
+    max_age = settings.session_login_seconds
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        session.csrf_token,
+        max_age=max_age,
+        httponly=False,
+        samesite="strict",
+        secure=settings.cookie_secure,
+    )
+    return LoginResponse(
+        username=user.username,
+        role=user.role,
+        csrf_token=session.csrf_token,
+        token=session.token,
+        expires_at=session.expires_at,
+    )
+
+
+@router.post("/logout", status_code=204)
+def logout(session: OperatorSession, response: Response, auth: AuthDep) -> Response:
+    auth.close_session(session.token)
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+    response.status_code = 204
+    return response
+
+
+@router.get("/me", response_model=Me)
+def me(session: OperatorSession) -> Me:
+    return Me(username=session.username, role=session.role)

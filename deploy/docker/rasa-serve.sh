@@ -1,0 +1,21 @@
+#!/bin/sh
+# Default command of the Rasa image: the same `rasa run` as api/stack.py, bound to all interfaces.
+# The token comes from the environment (never from the command line of a compose file or pod spec);
+# REDIS_PASSWORD is substituted by Rasa itself into the endpoints file (${REDIS_PASSWORD}), and may be
+# empty for a Redis without a password, but it must be defined.
+set -eu
+: "${MINSHENG_RASA_TOKEN:?MINSHENG_RASA_TOKEN must be set}"
+export REDIS_PASSWORD="${REDIS_PASSWORD-}"
+
+model="${RASA_SERVE_MODEL:-models/minsheng.tar.gz}"
+if [ ! -f "$model" ]; then
+  echo "rasa-serve: no model at $PWD/$model (build with TRAIN_MODEL=1 or mount bot/models/minsheng.tar.gz there)" >&2
+  exit 66
+fi
+
+exec rasa run --enable-api -i 0.0.0.0 -p "${RASA_SERVE_PORT:-5005}" \
+  --auth-token "$MINSHENG_RASA_TOKEN" \
+  --model "$model" \
+  --endpoints "${RASA_SERVE_ENDPOINTS:-/etc/rasa/endpoints.yml}" \
+  --credentials credentials.yml \
+  "$@"
