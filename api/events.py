@@ -22,8 +22,11 @@ async def event_stream(
         async for item in pubsub.listen():
             if item.get("type") != "message":
                 continue
-            event = json.loads(item["data"])
-            payload = keep(event)
+            try:
+                event = json.loads(item["data"])
+                payload = keep(event) if isinstance(event, dict) else None
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # one malformed event must not end every open stream
             if payload is not None:
                 yield {
                     "event": event_name or event["event"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -97,13 +98,14 @@ def write_endpoints(settings: Settings, path: Path) -> Path:
     url = urlparse(settings.redis_url)
     db = int((url.path or "/0").lstrip("/") or 0)
     redis_conf = {"url": url.hostname or "127.0.0.1", "port": url.port or 6379, "password": url.password}
+    prefix = re.sub(r"[^A-Za-z0-9]", "", settings.redis_prefix) or "minsheng"  # Rasa accepts alphanumeric prefixes only
     endpoints = {
         "action_endpoint": {"url": f"http://127.0.0.1:{settings.action_port}/webhook"},
         "tracker_store": {
             "type": "redis",
             **redis_conf,
             "db": db,
-            "key_prefix": settings.redis_prefix,
+            "key_prefix": prefix,
             "record_exp": settings.session_ttl_seconds,
         },
         "lock_store": {

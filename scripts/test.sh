@@ -3,6 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+
+# Browser tests: Debian's Chromium (Playwright drives it; no browser download) and axe-core from npm.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "[setup] installing chromium"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
+if [ -f web/package.json ] && [ ! -f web/node_modules/axe-core/axe.min.js ]; then
+  (cd web && npm install --no-audit --no-fund --silent)
+fi
 .venv/bin/ruff check knowledge api tests scripts
 .venv/bin/minsheng catalogue validate
 .venv/bin/python -m pytest -p no:cacheprovider "$@"

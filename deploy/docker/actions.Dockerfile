@@ -11,8 +11,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 ARG RASA_SDK_VERSION=3.6.2
-RUN pip install --upgrade pip \
- && pip install "rasa-sdk==${RASA_SDK_VERSION}" "aiohttp>=3.9,<4" "pydantic>=1.10,<2" \
+RUN pip install "rasa-sdk==${RASA_SDK_VERSION}" "aiohttp>=3.9,<4" "pydantic>=1.10,<2" \
  && pip check
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -28,6 +27,8 @@ COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/entrypoint.sh
 COPY --chmod=0644 deploy/docker/healthcheck.py /usr/local/bin/healthcheck.py
 
 # MINSHENG_API_URL and MINSHENG_INTERNAL_TOKEN come from the deployment (compose / k8s).
+# MINSHENG_REQUIRED_SECRETS names variables, it holds no secret.
+# hadolint ignore=DL3064
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

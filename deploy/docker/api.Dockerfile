@@ -22,8 +22,7 @@ ENV PATH=/opt/venv/bin:$PATH
 #    finds the pin already satisfied (2.13.0+cpu matches ==2.13.0) and leaves torch alone.
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install --upgrade pip \
- && pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
 
 # 2. The project, installed editable at /app: knowledge/settings.py derives REPO_ROOT from its own
 #    location and api/main.py serves the web pages from REPO_ROOT/web, so the source tree must stay a
@@ -65,6 +64,8 @@ COPY --chmod=0644 deploy/docker/healthcheck.py /usr/local/bin/healthcheck.py
 # MINSHENG_DATA_DIR holds runtime state only (embedding cache, ingest lock): ephemeral per container,
 # the index itself lives in Chroma. Never reach for a hub at run time; caches that libraries insist on
 # go to /tmp (writable even with a read-only root filesystem, see deploy/k8s/api.yaml).
+# MINSHENG_REQUIRED_SECRETS names variables, it holds no secret.
+# hadolint ignore=DL3064
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -6,6 +6,7 @@
 set -eu
 
 for name in ${MINSHENG_REQUIRED_SECRETS:-}; do
+  value=""
   eval "value=\${$name:-}"
   case "$value" in
     "")
