@@ -99,17 +99,21 @@ class ValidateEligibilityForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        profile = profile_from_slots(tracker.current_slot_values())
+        slots = tracker.current_slot_values()
+        profile = profile_from_slots(slots)
+        # rasa-sdk validates only slots listed here: keep the one just answered until it is normalised.
+        pending = [n for n in PROFILE_SLOTS if slots.get(n) is not None and n not in profile]
         if len(profile) >= settings.max_form_questions:
-            return []
+            return pending
         try:
             result = await api.check(profile, tracker.get_slot("services"), known_region(tracker))
         except api.ApiError:
-            return []
+            return pending
         ordered: list[str] = [q["field"] for q in result.get("ask_next", [])]
         for item in result.get("needs_info", []):
             ordered += [f for f in item.get("missing_fields", []) if f not in ordered]
-        return [f for f in ordered if f in PROFILE_SLOTS and f in domain_slots][:1]
+        missing = [f for f in ordered if f in PROFILE_SLOTS and f in domain_slots and f not in pending]
+        return pending + missing[:1]
 
 
 for _slot in PROFILE_SLOTS:

@@ -21,9 +21,35 @@ def message(
     return {"kind": kind, "text": text, "citations": cites, "buttons": buttons or []}
 
 
+_CHOICES = {
+    "hukou_region": {"guangxi", "ningxia", "other"},
+    "residence_region": {"guangxi", "ningxia", "other"},
+    "school_stage": {"none", "preschool", "primary", "junior", "senior", "vocational", "university"},
+    "income_status": {"none", "low_income", "dibao", "tekun"},
+    "employment_status": {"employed", "unemployed", "self_employed", "retired", "student", "farmer"},
+    "medical_insurance": {"employee", "resident", "none"},
+    "housing_status": {"own", "renting", "housing_difficulty"},
+}
+
+
+def is_normalised(name: str, value: Any) -> bool:
+    """A slot value that validation has already turned into an API value (not the raw answer text)."""
+    if name in _CHOICES:
+        return value in _CHOICES[name]
+    if name == "age":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "children_ages":
+        return isinstance(value, list)
+    return isinstance(value, bool)
+
+
 def profile_from_slots(slots: dict[str, Any]) -> dict[str, Any]:
-    """Profile slots hold typed values once validate_eligibility_form has normalised them."""
-    return {name: slots[name] for name in PROFILE_SLOTS if slots.get(name) is not None}
+    """Only normalised values are facts; raw text still waiting for validation is not."""
+    return {
+        name: slots[name]
+        for name in PROFILE_SLOTS
+        if slots.get(name) is not None and is_normalised(name, slots[name])
+    }
 
 
 def entitlement_summary(result: dict[str, Any], limit: int = 6) -> dict[str, Any]:

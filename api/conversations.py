@@ -83,14 +83,16 @@ class ConversationStore:
     def mark_last_delivered(self, session_id: str, text: str) -> bool:
         """A retried message that was kept as undelivered is marked delivered instead of stored twice."""
         key = self._chat_key(session_id)
-        raw = self.redis.lindex(key, -1)
-        if raw is None:
+        tail = self.redis.lrange(key, -5, -1)  # the bot may already have added entries after it (hand-off)
+        for offset, raw in enumerate(reversed(tail), start=1):
+            entry = HistoryEntry.model_validate_json(raw)
+            if entry.role != "user":
+                continue
+            if not entry.delivered and entry.text == text:
+                entry.delivered = True
+                self.redis.lset(key, -offset, entry.model_dump_json())
+                return True
             return False
-        last = HistoryEntry.model_validate_json(raw)
-        if last.role == "user" and not last.delivered and last.text == text:
-            last.delivered = True
-            self.redis.lset(key, -1, last.model_dump_json())
-            return True
         return False
 
     def last_bot_answer(self, session_id: str) -> HistoryEntry | None:

@@ -98,7 +98,9 @@ def write_endpoints(settings: Settings, path: Path) -> Path:
     url = urlparse(settings.redis_url)
     db = int((url.path or "/0").lstrip("/") or 0)
     redis_conf = {"url": url.hostname or "127.0.0.1", "port": url.port or 6379, "password": url.password}
-    prefix = re.sub(r"[^A-Za-z0-9]", "", settings.redis_prefix) or "minsheng"  # Rasa accepts alphanumeric prefixes only
+    prefix = (
+        re.sub(r"[^A-Za-z0-9]", "", settings.redis_prefix) or "minsheng"
+    )  # Rasa accepts alphanumeric prefixes only
     endpoints = {
         "action_endpoint": {"url": f"http://127.0.0.1:{settings.action_port}/webhook"},
         "tracker_store": {

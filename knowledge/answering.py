@@ -300,7 +300,15 @@ def compose_answer(
     for r in regions:
         in_region = rerank([h for h in hits if h.region == r], terms)
         limits = FIRST_PASSAGE_CHARS, OTHER_PASSAGE_CHARS
-        sections.append((r, [(h, *best_span(h, terms, limits[min(i, 1)])) for i, h in enumerate(in_region[:PASSAGES_PER_REGION])]))
+        sections.append(
+            (
+                r,
+                [
+                    (h, *best_span(h, terms, limits[min(i, 1)]))
+                    for i, h in enumerate(in_region[:PASSAGES_PER_REGION])
+                ],
+            )
+        )
 
     citations = [_citation(h, a, b, source_texts[h.source]) for _, picks in sections for h, a, b in picks]
     if asks_for_amount(question) and not any(states_money_figure(c.quote) for c in citations):

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     session_login_seconds: int = Field(8 * 3600, ge=60)
     login_rate_limit: str = "10/minute"
     cookie_secure: bool = False  # set true behind HTTPS
+    # Pages allowed to embed the widget (CORS for the resident endpoints; staff endpoints use SameSite cookies).
+    cors_origins: list[str] = ["*"]
     demo_operator_password: str = "operator-demo-2025"
     demo_admin_password: str = "admin-demo-2025"
 

@@ -15,13 +15,14 @@ class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
+    want_token: bool = Field(False, description="scripts: also return the session token for a Bearer header")
 
 
 class LoginResponse(BaseModel):
     username: str
     role: str
     csrf_token: str
-    token: str
+    token: str | None = None  # only when asked for: browsers keep it in the HttpOnly cookie
     expires_at: float
 
 
@@ -62,7 +63,7 @@ def login(
         username=user.username,
         role=user.role,
         csrf_token=session.csrf_token,
-        token=session.token,
+        token=session.token if body.want_token else None,
         expires_at=session.expires_at,
     )
 

@@ -34,8 +34,8 @@ def client(staff_settings):
         auth.redis.delete(key)
 
 
-def login(client, user="op1", password="operator-pass-1"):
-    r = client.post("/v1/auth/login", json={"username": user, "password": password})
+def login(client, user="op1", password="operator-pass-1", want_token=False):
+    r = client.post("/v1/auth/login", json={"username": user, "password": password, "want_token": want_token})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -109,7 +109,8 @@ def test_operator_reply_and_close_resume_the_bot(client, staff_settings):
 
 
 def test_bearer_token_works_without_csrf(client, staff_settings):
-    token = login(client, "ad1", "admin-pass-123")["token"]
+    assert login(client, "ad1", "admin-pass-123")["token"] is None  # browsers keep it in the HttpOnly cookie
+    token = login(client, "ad1", "admin-pass-123", want_token=True)["token"]
     r = TestClient(client.app).get("/v1/operator/tickets", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
 

@@ -66,7 +66,11 @@ def operator_account(stack_settings) -> tuple[str, str]:
     }
     done = subprocess.run(
         [str(cli), "users", "add", name, "--role", "operator", "--password", password],
-        env=env, capture_output=True, text=True, timeout=120, cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return name, password
@@ -116,7 +120,9 @@ def test_operator_endpoints_reject_anonymous_requests(api):
 
 def test_cookie_session_needs_the_csrf_token(api, operator_account, base_url):
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        r = client.post("/v1/auth/login", json={"username": operator_account[0], "password": operator_account[1]})
+        r = client.post(
+            "/v1/auth/login", json={"username": operator_account[0], "password": operator_account[1]}
+        )
         assert r.status_code == 200 and r.json()["csrf_token"] == client.cookies.get("minsheng_csrf")
         assert client.get("/v1/auth/me").json()["username"] == operator_account[0]
         assert client.post("/v1/operator/tickets/nope/close").status_code == 403  # no X-CSRF-Token
@@ -135,7 +141,8 @@ def test_wrong_password_and_too_many_attempts_are_explained(console, operator_ac
 
     victim = f"nobody-{uuid.uuid4().hex[:6]}"
     codes = [
-        api.post("/v1/auth/login", json={"username": victim, "password": "x" * 8}).status_code for _ in range(12)
+        api.post("/v1/auth/login", json={"username": victim, "password": "x" * 8}).status_code
+        for _ in range(12)
     ]
     assert codes[-1] == 429, codes
     console.get_by_label("用户名").fill(victim)
@@ -183,7 +190,7 @@ def test_handoff_round_trip_between_widget_and_console(console, resident, operat
     first_hit.get_by_role("button", name=re.compile("^复制答复")).click()
     expect(console.get_by_label(re.compile("^回复居民"))).to_have_value(re.compile("^根据《"))
     expect(console.get_by_label(re.compile("^回复居民"))).to_be_focused()
-    console.get_by_label("户籍所在地").select_option("guangxi")
+    console.get_by_label("户籍所在地", exact=True).select_option("guangxi")
     console.get_by_label("年龄", exact=True).fill("68")
     console.get_by_label("低保/特困/低收入").select_option("dibao")
     console.get_by_role("button", name="核对", exact=True).click()
@@ -197,13 +204,16 @@ def test_handoff_round_trip_between_widget_and_console(console, resident, operat
     expect(operator_bubble).to_contain_text(OPERATOR_REPLY, timeout=15_000)
     expect(operator_bubble.locator(".ms-name")).to_have_text("人工客服")
     expect(resident.locator(".ms-root [aria-live='polite']")).to_contain_text("人工客服：")
+    console.locator(".tools-pane").evaluate("pane => { pane.scrollTop = 0; }")
     screenshot(console, "operator-console.png")
 
     # the operator closes: the widget says the bot is back, and the bot answers again
     console.get_by_role("button", name="结束人工服务").click()
     expect(console.locator("#ticket-status")).to_contain_text("已结束")
     expect(console.locator(f".queue-item[data-session='{sid}']")).to_have_count(0)
-    expect(resident.locator(".ms-notice").last).to_contain_text("人工服务已结束，智能助手继续为您服务", timeout=15_000)
+    expect(resident.locator(".ms-notice").last).to_contain_text(
+        "人工服务已结束，智能助手继续为您服务", timeout=15_000
+    )
     expect(resident.locator(".ms-status")).not_to_contain_text("人工客服服务中")
     messages = ask(resident, QUESTION)
     assert any(m["kind"] == "answer" and m["citations"] for m in messages), messages

@@ -93,9 +93,9 @@ def test_handoff_creates_a_ticket_and_pauses_the_bot(chat, api, stack_settings):
     messages = chat.say("转人工")
     assert "handoff" in kinds(messages)
     AuthStore(stack_settings).add_user("e2e-op", "e2e-operator-pass", "operator")
-    token = api.post("/v1/auth/login", json={"username": "e2e-op", "password": "e2e-operator-pass"}).json()[
-        "token"
-    ]
+    token = api.post(
+        "/v1/auth/login", json={"username": "e2e-op", "password": "e2e-operator-pass", "want_token": True}
+    ).json()["token"]
     staff = {"Authorization": f"Bearer {token}"}
     tickets = api.get("/v1/operator/tickets", headers=staff).json()
     ticket = next(t for t in tickets if t["session_id"] == chat.session_id)

@@ -444,8 +444,12 @@
     $("ticket-sub").textContent =
       "居民会话 " + t.session_id + " · " + time(t.created_at) + " 转人工" + (t.reason ? " · 原因：" + truncate(t.reason, 80) : "");
     $("transcript").textContent = "";
-    view.transcript.forEach(function (entry) {
-      addTranscriptEntry(entry, false);
+    view.transcript.forEach(function (entry, i) {
+      // "not delivered" only matters when nothing answered it afterwards
+      var answered = view.transcript.slice(i + 1).some(function (e) {
+        return e.role !== "user";
+      });
+      addTranscriptEntry(answered ? Object.assign({}, entry, { delivered: true }) : entry, false);
     });
     renderProfile(t.profile || {});
     renderTicketStatus();
@@ -526,10 +530,10 @@
     });
     if (!keys.length) {
       dl.appendChild(el("div", { class: "empty" }, [el("dt", { text: "资料" }), el("dd", { text: "智能助手尚未收集到资料。" })]));
-      $("profile-check").disabled = true;
+      $("profile-check").hidden = true;
       return;
     }
-    $("profile-check").disabled = false;
+    $("profile-check").hidden = false;
     keys.forEach(function (k) {
       dl.appendChild(
         el("div", { class: "profile-row" }, [el("dt", { text: state.labels[k] || k }), el("dd", { text: formatValue(k, profile[k]) })])
@@ -756,11 +760,22 @@
       var v = profile[k];
       if (!control || v === null || v === undefined) return;
       if (Array.isArray(v)) control.value = v.length ? v.join(", ") : "无";
-      else control.value = String(v);
+      else if (typeof v === "boolean") control.value = String(v);
+      else control.value = optionValue(k, v);
       if (state.fields.length && COMMON_FIELDS.indexOf(k) < 0) $("ent-more").open = true;
     });
     var region = profile.residence_region || profile.hukou_region;
     if (region === "guangxi" || region === "ningxia") $("ent-region").value = region;
+  }
+
+  /** A profile value as the form's option value; a value saved as its Chinese label ("广西") maps back to its code. */
+  function optionValue(field, value) {
+    var options = OPTIONS[field] || {};
+    if (options[value] !== undefined) return String(value);
+    var code = Object.keys(options).filter(function (k) {
+      return options[k] === value;
+    })[0];
+    return code !== undefined ? code : String(value);
   }
 
   function readProfile() {
@@ -859,7 +874,7 @@
     groups.forEach(function (g) {
       var items = report[g[0]] || [];
       if (!items.length) return;
-      var details = el("details", { class: "ent-group ent-" + g[2], open: g[0] !== "not_eligible" ? true : null }, [
+      var details = el("details", { class: "ent-group ent-" + g[2], open: g[0] === "eligible" ? true : null }, [
         el("summary", { text: g[1] + "（" + items.length + " 项）" }),
       ]);
       var list = el("ul", { class: "ent-list" });

@@ -158,8 +158,12 @@
     labels.forEach(function (l) {
       counts[l.base] = (counts[l.base] || 0) + 1;
     });
+    var seen = {};
     return labels.map(function (l) {
-      return counts[l.base] > 1 && l.item ? l.base + " 第" + l.item + "项" : l.base;
+      if (counts[l.base] < 2) return l.base;
+      if (l.item) return l.base + " 第" + l.item + "项";
+      seen[l.base] = (seen[l.base] || 0) + 1;
+      return l.base + "（" + seen[l.base] + "）";
     });
   }
 
@@ -172,6 +176,10 @@
       '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false"><path fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" d="M6 9l6 6 6-6"/></svg>',
     headset:
       '<svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" focusable="false"><path fill="currentColor" d="M12 3a8 8 0 0 0-8 8v5a3 3 0 0 0 3 3h1a1 1 0 0 0 1-1v-5a1 1 0 0 0-1-1H6v-1a6 6 0 0 1 12 0v1h-2a1 1 0 0 0-1 1v5a1 1 0 0 0 1 1h2v.5a1.5 1.5 0 0 1-1.5 1.5H13a1 1 0 1 0 0 2h3.5a3.5 3.5 0 0 0 3.5-3.5V11a8 8 0 0 0-8-8Z"/></svg>',
+    up:
+      '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"><path fill="currentColor" d="M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z"/></svg>',
+    down:
+      '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"><path fill="currentColor" d="M15 3H6c-.83 0-1.54.5-1.84 1.22l-3.02 7.05c-.09.23-.14.47-.14.73v2c0 1.1.9 2 2 2h6.31l-.95 4.57-.03.32c0 .41.17.79.44 1.06L9.83 23l6.59-6.59c.36-.36.58-.86.58-1.41V5c0-1.1-.9-2-2-2zm4 0v12h4V3h-4z"/></svg>',
     doc:
       '<svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true" focusable="false"><path fill="currentColor" d="M6 2h8l5 5v13a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2Zm7 1.5V8h4.5L13 3.5ZM7 12h10v1.6H7V12Zm0 4h10v1.6H7V16Z"/></svg>',
   };
@@ -474,7 +482,7 @@
   function addMessage(role, message, ts, options) {
     options = options || {};
     if (message.id) {
-      if (state.seen[message.id]) return;
+      if (state.seen[message.id]) return null;
       state.seen[message.id] = true;
     }
     dayDivider(ts);
@@ -484,7 +492,6 @@
     var bubble = el("div", {
       class: "ms-bubble " + (isOperator ? "ms-bubble-operator" : "ms-bubble-bot") + " ms-kind-" + (message.kind || "answer"),
     });
-    if (isOperator) bubble.appendChild(el("span", { class: "ms-badge", text: "人工客服" }));
     bubble.appendChild(el("p", { class: "ms-text", text: message.text || "" }));
 
     var citations = message.citations || [];
@@ -497,16 +504,20 @@
             type: "button",
             class: "ms-chip",
             "aria-haspopup": "dialog",
-            "aria-label": "查看依据原文：" + labels[i],
             onclick: function (event) {
               openCitation(c, event.currentTarget);
             },
-          }, [el("span", { class: "ms-chip-icon", html: ICONS.doc }), "依据：" + labels[i]])
+          }, [
+            el("span", { class: "ms-chip-icon", html: ICONS.doc }),
+            "依据：" + labels[i],
+            el("span", { class: "ms-sr-only", text: "（查看原文）" }),
+          ])
         );
       });
       bubble.appendChild(chips);
     }
     body.appendChild(bubble);
+    if (message.kind === "answer" && message.id && !options.local) body.appendChild(feedbackBar(message.id));
 
     var buttons = message.buttons || [];
     if (buttons.length) {
@@ -533,11 +544,23 @@
       body.appendChild(quick);
     }
 
-    if (message.kind === "answer" && message.id && !options.local) body.appendChild(feedbackBar(message.id));
-
-    list.appendChild(el("li", { class: "ms-msg " + (isOperator ? "ms-msg-operator" : "ms-msg-bot") }, [avatar(isOperator ? "operator" : "bot"), body]));
+    var item = el("li", { class: "ms-msg " + (isOperator ? "ms-msg-operator" : "ms-msg-bot") }, [avatar(isOperator ? "operator" : "bot"), body]);
+    list.appendChild(item);
     if (options.live) announce(name + "：" + (message.text || ""));
     scrollToEnd();
+    return item;
+  }
+
+  /** Bring new messages into view: to the end, or to the top of the first one when they are taller than the log. */
+  function reveal(item) {
+    if (!item) return;
+    window.requestAnimationFrame(function () {
+      var anchor = item;
+      var prev = item.previousElementSibling; // keep the resident's question in view above a long answer
+      if (prev && prev.classList.contains("ms-msg-user") && item.offsetTop - prev.offsetTop < log.clientHeight / 3) anchor = prev;
+      var top = anchor.offsetTop - 8;
+      log.scrollTop = Math.min(top, log.scrollHeight - log.clientHeight);
+    });
   }
 
   function feedbackBar(messageId) {
@@ -562,8 +585,14 @@
           status.textContent = "反馈没有提交成功，请再点一次";
         });
     }
-    up = el("button", { type: "button", class: "ms-fb-btn", "aria-label": "有帮助", "aria-pressed": "false", text: "👍", onclick: function () { rate("up"); } });
-    down = el("button", { type: "button", class: "ms-fb-btn", "aria-label": "没帮助", "aria-pressed": "false", text: "👎", onclick: function () { rate("down"); } });
+    up = el("button", { type: "button", class: "ms-fb-btn ms-fb-up", "aria-pressed": "false", onclick: function () { rate("up"); } }, [
+      el("span", { class: "ms-fb-icon", html: ICONS.up }),
+      "有帮助",
+    ]);
+    down = el("button", { type: "button", class: "ms-fb-btn ms-fb-down", "aria-pressed": "false", onclick: function () { rate("down"); } }, [
+      el("span", { class: "ms-fb-icon", html: ICONS.down }),
+      "没帮助",
+    ]);
     if (done) {
       mark(done);
       status.textContent = "已记录反馈";
@@ -713,10 +742,13 @@
           return response.json().then(function (data) {
             sent(bubble);
             var messages = (data && data.messages) || [];
+            var first = null;
             messages.forEach(function (m) {
-              addMessage("bot", m, null, { live: true });
+              var item = addMessage("bot", m, null, { live: true });
+              first = first || item;
               if (m.kind === "handoff") setHandoff(true);
             });
+            reveal(first);
             if (!messages.length && !state.handoff) setHandoff(true); // a human has the conversation
           });
         }
@@ -906,7 +938,9 @@
     );
     dialogBody.appendChild(el("p", { class: "ms-note", text: "高亮部分是回答引用的规划原文，前后文为同一段落。" }));
     window.requestAnimationFrame(function () {
-      if (mark.scrollIntoView) mark.scrollIntoView({ block: "center" });
+      // keep title, section and period in view unless the quote starts below the fold
+      var top = mark.getBoundingClientRect().top - dialog.getBoundingClientRect().top;
+      if (top > dialog.clientHeight * 0.6) dialog.scrollTop += top - dialog.clientHeight * 0.35;
     });
   }
 
