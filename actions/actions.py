@@ -41,6 +41,15 @@ def answer_events(reply: dict[str, Any]) -> list[EventType]:
     return events
 
 
+async def answer_latest(tracker: Tracker) -> dict[str, Any]:
+    """The answer service's reply to the resident's latest message, in the conversation's context."""
+    return await api.answer(
+        tracker.latest_message.get("text") or "",
+        last_query=tracker.get_slot("last_query"),
+        context_region=known_region(tracker),
+    )
+
+
 class ActionAnswer(Action):
     def name(self) -> str:
         return "action_answer"
@@ -48,11 +57,8 @@ class ActionAnswer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        question = tracker.latest_message.get("text") or ""
         try:
-            reply = await api.answer(
-                question, last_query=tracker.get_slot("last_query"), context_region=known_region(tracker)
-            )
+            reply = await answer_latest(tracker)
         except api.ApiError:
             dispatcher.utter_message(json_message=UNAVAILABLE)
             return []
@@ -188,11 +194,8 @@ class ActionRefuse(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        question = tracker.latest_message.get("text") or ""
         try:
-            reply = await api.answer(
-                question, last_query=tracker.get_slot("last_query"), context_region=known_region(tracker)
-            )
+            reply = await answer_latest(tracker)
         except api.ApiError:
             reply = {"kind": "refuse"}
         if reply.get("kind") == "answer":

@@ -9,13 +9,12 @@ answer (low retrieval confidence, a money amount the plans never state, requests
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from knowledge.catalogue.loader import Catalogue
-from knowledge.catalogue.models import COST_LABELS, Service
+from knowledge.catalogue.models import COST_LABELS, ResolvedCitation, Service
 from knowledge.chunking import display_text, sentence_spans
 from knowledge.guardrails import asks_for_amount, check_question, states_money_figure
 from knowledge.lexical import char_bigrams, expand_query, word_tokens
@@ -39,16 +38,7 @@ HANDOFF_BUTTON = {"title": "转人工", "payload": "/human_handoff"}
 CHECK_BUTTON = {"title": "帮我看看能不能享受", "payload": "/check_eligibility"}
 
 
-class Citation(BaseModel):
-    source: str
-    title: str
-    region: Region
-    section: str
-    quote: str
-    start: int
-    end: int
-    valid_from: date
-    valid_to: date
+Citation = ResolvedCitation  # one citation shape for answers, services and entitlements
 
 
 class Button(BaseModel):
