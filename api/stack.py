@@ -7,6 +7,7 @@ Rasa runs from its own Python 3.10 venv (.venv-rasa); everything listens on loop
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -125,9 +126,10 @@ def write_endpoints(settings: Settings, path: Path) -> Path:
 def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as MINSHENG_* variables, so child processes see the same configuration."""
     env = {}
-    for name, value in settings.model_dump().items():
+    for name, value in settings.model_dump(mode="json").items():
         if value is not None:
-            env[f"MINSHENG_{name.upper()}"] = str(value)
+            # pydantic-settings reads complex values (lists) from the environment as JSON
+            env[f"MINSHENG_{name.upper()}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
     env["MINSHENG_API_URL"] = f"http://127.0.0.1:{settings.api_port}"
     return env
 
