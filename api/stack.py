@@ -151,10 +151,14 @@ class Stack:
     def start(self, model: Path, wait: bool = True, timeout: float = 240) -> Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.model = model
-        for name in ("actions", "rasa", "api"):
-            self.start_one(name)
-        if wait:
-            self.wait_ready(timeout)
+        try:
+            for name in ("actions", "rasa", "api"):
+                self.start_one(name)
+            if wait:
+                self.wait_ready(timeout)
+        except BaseException:
+            self.stop()  # a half-started stack must not leave servers behind
+            raise
         return self
 
     def start_one(self, name: str) -> None:
