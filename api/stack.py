@@ -129,7 +129,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(mode="json").items():
         if value is not None:
             # pydantic-settings reads complex values (lists) from the environment as JSON
-            env[f"MINSHENG_{name.upper()}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+            env[f"MINSHENG_{name.upper()}"] = (
+                json.dumps(value) if isinstance(value, list | dict) else str(value)
+            )
     env["MINSHENG_API_URL"] = f"http://127.0.0.1:{settings.api_port}"
     return env
 
