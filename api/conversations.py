@@ -102,12 +102,22 @@ class ConversationStore:
         return None
 
     # --- Rasa conversation epochs -------------------------------------------------------------------
+    def _epoch(self, session_id: str) -> tuple[int, int]:
+        epoch, turns = self.redis.hmget(f"{self.p}:epoch:{session_id}", "epoch", "turns")
+        return int(epoch or 0), int(turns or 0)
+
+    @staticmethod
+    def _sender(session_id: str, epoch: int) -> str:
+        return session_id if epoch == 0 else f"{session_id}~{epoch}"
+
     def rasa_sender(self, session_id: str) -> tuple[str, int]:
         """The Rasa conversation id for this session now, and how many turns it has had."""
-        key = f"{self.p}:epoch:{session_id}"
-        epoch, turns = self.redis.hmget(key, "epoch", "turns")
-        epoch, turns = int(epoch or 0), int(turns or 0)
-        return (session_id if epoch == 0 else f"{session_id}~{epoch}"), turns
+        epoch, turns = self._epoch(session_id)
+        return self._sender(session_id, epoch), turns
+
+    def upcoming_sender(self, session_id: str) -> str:
+        """The id the next epoch will use, so it can be prepared before the switch is committed."""
+        return self._sender(session_id, self._epoch(session_id)[0] + 1)
 
     def count_turn(self, session_id: str) -> None:
         key = f"{self.p}:epoch:{session_id}"
@@ -118,9 +128,12 @@ class ConversationStore:
 
     def next_epoch(self, session_id: str) -> str:
         key = f"{self.p}:epoch:{session_id}"
-        epoch = self.redis.hincrby(key, "epoch", 1)
-        self.redis.hset(key, "turns", 0)
-        return f"{session_id}~{epoch}"
+        with self.redis.pipeline() as pipe:
+            pipe.hincrby(key, "epoch", 1)
+            pipe.hset(key, "turns", 0)
+            pipe.expire(key, self.settings.session_ttl_seconds)
+            epoch = pipe.execute()[0]
+        return self._sender(session_id, epoch)
 
     # --- hand-off ------------------------------------------------------------------------------
     def active_ticket(self, session_id: str) -> Ticket | None:

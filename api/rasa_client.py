@@ -9,6 +9,10 @@ import httpx
 from knowledge.settings import Settings
 
 
+# Rasa's bookkeeping slots: carrying them into a new tracker would resurrect a finished form step.
+_RASA_INTERNAL_SLOTS = frozenset({"requested_slot", "session_started_metadata"})
+
+
 class RasaUnavailable(Exception):
     """Rasa did not answer (down, starting, or timed out)."""
 
@@ -35,7 +39,8 @@ class RasaClient:
             raise RasaUnavailable(str(exc)) from exc
         return response.json()
 
-    def tracker_slots(self, sender: str) -> dict[str, Any]:
+    def tracker_state(self, sender: str) -> tuple[dict[str, Any], bool]:
+        """The conversation's filled slots and whether a form is running."""
         try:
             response = self._client.get(
                 f"/conversations/{sender}/tracker", params={"token": self._token, "include_events": "NONE"}
@@ -43,7 +48,28 @@ class RasaClient:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise RasaUnavailable(str(exc)) from exc
-        return response.json().get("slots", {})
+        tracker = response.json()
+        slots = {
+            name: value
+            for name, value in (tracker.get("slots") or {}).items()
+            if value is not None and name not in _RASA_INTERNAL_SLOTS
+        }
+        return slots, bool((tracker.get("active_loop") or {}).get("name"))
+
+    def set_slots(self, sender: str, slots: dict[str, Any]) -> None:
+        """Seed a (new) conversation with slots: how a rotated tracker keeps what the resident told us."""
+        events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
+        if not events:
+            return
+        try:
+            response = self._client.post(
+                f"/conversations/{sender}/tracker/events",
+                params={"token": self._token, "include_events": "NONE"},
+                json=events,
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc)) from exc
 
     def is_ready(self) -> bool:
         try:

@@ -83,9 +83,10 @@ def _current_sender(
     try:
         slots, form_active = rasa.tracker_state(sender)
         if form_active:
-            return sender
-        fresh = conversations.next_epoch(session_id)
-        rasa.set_slots(fresh, slots)
+            return sender  # never cut a running eligibility form in half
+        fresh = conversations.upcoming_sender(session_id)
+        rasa.set_slots(fresh, slots)  # seed first: the switch below is the commit
+        conversations.next_epoch(session_id)
     except Exception:  # noqa: BLE001 - bounding the tracker is an optimisation; never fail the resident's turn for it
         logger.exception("tracker rotation failed for %s; continuing in %s", session_id, sender)
         return sender

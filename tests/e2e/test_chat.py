@@ -124,6 +124,27 @@ def test_conversation_survives_restarting_rasa_and_actions(api, stack):
     )
 
 
+def test_long_conversation_rotates_the_tracker_and_keeps_the_region(api, stack_settings):
+    """Past tracker_rotate_turns the gateway continues in a fresh Rasa tracker seeded with the slots."""
+    from api.conversations import ConversationStore
+    from api.rasa_client import RasaClient
+
+    chat = Chat(api, f"e2e-rotate-{uuid.uuid4().hex[:6]}")
+    chat.say("我在南宁")
+    store = ConversationStore(stack_settings)
+    assert store.rasa_sender(chat.session_id) == (chat.session_id, 1)
+    # Stand in for 39 more turns of chatting: the rotation looks only at this counter.
+    store.redis.hset(f"{store.p}:epoch:{chat.session_id}", "turns", stack_settings.tracker_rotate_turns)
+    answer = next(m for m in chat.say("孕前检查免费吗") if m["kind"] == "answer")
+    assert answer["citations"] and all(c["region"] == "guangxi" for c in answer["citations"])
+    sender, turns = store.rasa_sender(chat.session_id)
+    assert (sender, turns) == (f"{chat.session_id}~1", 1)
+    rasa = RasaClient(stack_settings)
+    slots, form_active = rasa.tracker_state(sender)
+    rasa.close()
+    assert slots.get("region") == "guangxi" and not form_active
+
+
 def test_chat_input_validation(api):
     bad = [
         {"session_id": "s1", "message": ""},
