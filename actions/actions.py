@@ -50,6 +50,15 @@ async def answer_latest(tracker: Tracker) -> dict[str, Any]:
     )
 
 
+def utter_reply(dispatcher: CollectingDispatcher, reply: dict[str, Any]) -> None:
+    """Send an answer-service reply to the resident as one complete chat message."""
+    dispatcher.utter_message(
+        json_message=message(
+            reply["kind"], reply["text"], reply.get("citations") or [], reply.get("buttons") or []
+        )
+    )
+
+
 class ActionAnswer(Action):
     def name(self) -> str:
         return "action_answer"
@@ -62,9 +71,7 @@ class ActionAnswer(Action):
         except api.ApiError:
             dispatcher.utter_message(json_message=UNAVAILABLE)
             return []
-        dispatcher.utter_message(
-            json_message=message(reply["kind"], reply["text"], reply["citations"], reply["buttons"])
-        )
+        utter_reply(dispatcher, reply)
         return answer_events(reply)
 
 
@@ -199,9 +206,7 @@ class ActionRefuse(Action):
         except api.ApiError:
             reply = {"kind": "refuse"}
         if reply.get("kind") == "answer":
-            dispatcher.utter_message(
-                json_message=message("answer", reply["text"], reply["citations"], reply["buttons"])
-            )
+            utter_reply(dispatcher, reply)
             return answer_events(reply)
         text = reply.get("text") if reply.get("kind") == "refuse" else None
         text = (

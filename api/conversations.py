@@ -7,6 +7,7 @@ Keys (prefix from settings):
   {p}:tickets:open        sorted set of open ticket ids by creation time
   {p}:tickets:all         sorted set of all ticket ids
   {p}:feedback            list of JSON feedback records
+  {p}:unanswered          list of JSON questions the bot declined (capped), for admin insights
   {p}:events              pub/sub channel (ticket opened/closed, operator messages) for live consoles
 """
 
@@ -52,6 +53,16 @@ class Feedback(BaseModel):
     question: str | None = None
     answer: str | None = None
     ts: float = Field(default_factory=time.time)
+
+
+class Unanswered(BaseModel):
+    question: str
+    reason: str | None = None
+    region: str | None = None
+    ts: float = Field(default_factory=time.time)
+
+
+UNANSWERED_KEPT = 5000
 
 
 class ConversationStore:
@@ -185,6 +196,18 @@ class ConversationStore:
 
     def feedback(self, limit: int = 500) -> list[Feedback]:
         return [Feedback.model_validate_json(r) for r in self.redis.lrange(f"{self.p}:feedback", -limit, -1)]
+
+    def record_unanswered(self, item: Unanswered) -> None:
+        key = f"{self.p}:unanswered"
+        with self.redis.pipeline() as pipe:
+            pipe.rpush(key, item.model_dump_json())
+            pipe.ltrim(key, -UNANSWERED_KEPT, -1)
+            pipe.execute()
+
+    def unanswered(self, limit: int = 1000) -> list[Unanswered]:
+        return [
+            Unanswered.model_validate_json(r) for r in self.redis.lrange(f"{self.p}:unanswered", -limit, -1)
+        ]
 
     def publish(self, event: str, data: dict[str, Any]) -> None:
         self.redis.publish(

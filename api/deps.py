@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from api.audit import AuditLog
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, AuthStore, Session
 from api.conversations import ConversationStore
+from api.jobs import JobRunner
 from api.rasa_client import RasaClient
+from knowledge.catalogue.editing import CatalogueStore
 from knowledge.catalogue.loader import Catalogue
+from knowledge.library import DocumentLibrary
 from knowledge.retrieval import Retriever
 from knowledge.settings import Settings
 
@@ -22,7 +27,14 @@ def get_retriever(request: Request) -> Retriever:
     return request.app.state.retriever
 
 
+def get_catalogue_store(request: Request) -> CatalogueStore:
+    return request.app.state.catalogue_store
+
+
 def get_catalogue(request: Request) -> Catalogue:
+    # The store re-reads its revision pointer at most once a second, so a catalogue edit published by
+    # any replica is served here without a restart; app.state.catalogue follows for direct readers.
+    request.app.state.catalogue = request.app.state.catalogue_store.catalogue()
     return request.app.state.catalogue
 
 
@@ -34,8 +46,20 @@ def get_rasa(request: Request) -> RasaClient:
     return request.app.state.rasa
 
 
-def get_source_texts(request: Request) -> dict[str, str]:
+def get_source_texts(request: Request) -> Mapping[str, str]:
     return request.app.state.source_texts
+
+
+def get_audit(request: Request) -> AuditLog:
+    return request.app.state.audit
+
+
+def get_library(request: Request) -> DocumentLibrary:
+    return request.app.state.library
+
+
+def get_jobs(request: Request) -> JobRunner:
+    return request.app.state.jobs
 
 
 def require_internal(
@@ -79,10 +103,14 @@ def require_role(*roles: str):
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+CatalogueStoreDep = Annotated[CatalogueStore, Depends(get_catalogue_store)]
 ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
 RasaDep = Annotated[RasaClient, Depends(get_rasa)]
-SourceTextsDep = Annotated[dict[str, str], Depends(get_source_texts)]
+SourceTextsDep = Annotated[Mapping[str, str], Depends(get_source_texts)]
 InternalOnly = Depends(require_internal)
 AuthDep = Annotated[AuthStore, Depends(get_auth)]
+AuditDep = Annotated[AuditLog, Depends(get_audit)]
+LibraryDep = Annotated[DocumentLibrary, Depends(get_library)]
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]
 OperatorSession = Annotated[Session, Depends(require_role("operator", "admin"))]
 AdminSession = Annotated[Session, Depends(require_role("admin"))]

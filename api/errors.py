@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from knowledge.errors import (
+    CatalogueRejected,
+    CorruptDocument,
+    DocumentTooLarge,
+    DuplicateDocument,
+    EmptyDocument,
     IndexNotReady,
+    InvalidMetadata,
     InvalidQuery,
     KnowledgeError,
+    LibraryConflict,
     ModelUnavailable,
     NotFound,
     SourceError,
+    UnsupportedFormat,
 )
 
 STATUS = {InvalidQuery: 422, SourceError: 422, NotFound: 404, IndexNotReady: 503, ModelUnavailable: 503}
+STATUS[CatalogueRejected] = 409  # a catalogue edit failed validation or broke test cases
+# Document lifecycle (uploads, drafts, publishing): every refusal changes nothing.
+STATUS |= {
+    DocumentTooLarge: 413,
+    UnsupportedFormat: 415,
+    CorruptDocument: 422,
+    EmptyDocument: 422,
+    InvalidMetadata: 422,
+    DuplicateDocument: 409,
+    LibraryConflict: 409,
+}
 
 
 def _field(loc: tuple) -> str:
@@ -48,4 +68,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(KnowledgeError)
     async def _knowledge(_: Request, exc: KnowledgeError) -> JSONResponse:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+        content = {"detail": str(exc)}
+        if isinstance(exc, CatalogueRejected):  # the editor lists each problem and each broken case
+            content |= {"problems": exc.problems, "broken_cases": jsonable_encoder(exc.broken_cases)}
+        return JSONResponse(status_code=status, content=content)

@@ -10,10 +10,18 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.audit import AuditLog
 from api.auth import AuthStore
 from api.conversations import ConversationStore
+from api.jobs import JobRunner
 from api.rasa_client import RasaClient
 from api.routes import (
+    admin_audit,
+    admin_catalogue,
+    admin_documents,
+    admin_insights,
+    admin_jobs,
+    admin_versions,
     answer,
     chat,
     entitlements,
@@ -28,7 +36,8 @@ from api.routes import (
     sources,
 )
 from api.routes import auth as auth_routes
-from knowledge.catalogue.loader import load_catalogue
+from knowledge.catalogue.editing import CatalogueStore
+from knowledge.library import DocumentLibrary
 from knowledge.retrieval import Retriever
 from knowledge.settings import REPO_ROOT, Settings, get_settings
 from knowledge.sources import load_sources
@@ -42,16 +51,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        docs = load_sources(settings.sources_dir)
-        app.state.source_texts = {d.file_name: d.text for d in docs}
-        app.state.catalogue = load_catalogue(docs)
+        docs = load_sources(settings.sources_dir)  # the catalogue cites the shipped plans
+        # Published catalogue revisions live in data_dir (seeded from the shipped YAML on first use).
+        app.state.catalogue_store = CatalogueStore(settings, docs)
+        app.state.catalogue = app.state.catalogue_store.catalogue()
         app.state.conversations = ConversationStore(settings)
         app.state.rasa = RasaClient(settings)
         app.state.auth = AuthStore(settings)
+        app.state.audit = AuditLog(settings)
         app.state.retriever = Retriever(settings)
         if app.state.retriever.store.current_version():
             app.state.retriever.embedder.load()  # pay the model load at start, not on the first question
+        # Citations resolve against every text ever published (uploads included), not the shipped dir.
+        app.state.library = DocumentLibrary(settings, app.state.retriever.store)
+        app.state.library.ensure_seeded()
+        app.state.source_texts = app.state.library.texts
+        app.state.jobs = JobRunner(
+            settings,
+            app.state.library,
+            embedder=app.state.retriever.embedder,  # one model in memory, shared with queries
+            audit=app.state.audit,
+            after_switch=lambda: app.state.retriever.snapshot(force_check=True),
+        ).start()
         yield
+        app.state.jobs.stop()
         app.state.rasa.close()
 
     app = FastAPI(
@@ -82,6 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sources.router)
     app.include_router(auth_routes.router)
     app.include_router(operator.router)
+    app.include_router(admin_documents.router)
+    app.include_router(admin_jobs.router)
+    app.include_router(admin_versions.router)
+    app.include_router(admin_catalogue.router)
+    app.include_router(admin_audit.router)
+    app.include_router(admin_insights.router)
     _mount_pages(app)
     return app
 
@@ -99,6 +128,10 @@ def _mount_pages(app: FastAPI) -> None:
     @app.get("/operator", include_in_schema=False)
     def operator_console() -> FileResponse:
         return FileResponse(WEB_DIR / "operator" / "index.html")
+
+    @app.get("/admin", include_in_schema=False)
+    def admin_console() -> FileResponse:
+        return FileResponse(WEB_DIR / "admin" / "index.html")
 
 
 app = create_app()

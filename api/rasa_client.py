@@ -8,7 +8,6 @@ import httpx
 
 from knowledge.settings import Settings
 
-
 # Rasa's bookkeeping slots: carrying them into a new tracker would resurrect a finished form step.
 _RASA_INTERNAL_SLOTS = frozenset({"requested_slot", "session_started_metadata"})
 

@@ -133,6 +133,12 @@ class Embedder:
             self._queries.popitem(last=False)
         return vec
 
+    def embed_queries(self, queries: list[str], batch_size: int = 32) -> np.ndarray:
+        """Many queries at once (insights grouping); bypasses the per-query LRU."""
+        if not queries:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode([self.settings.query_prefix + q for q in queries], batch_size)
+
     def embed_passages(
         self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
     ) -> tuple[np.ndarray, int]:

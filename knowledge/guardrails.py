@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.regions import detect_regions
+from knowledge.regions import detect_elsewhere, detect_regions
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,6 @@ _AMOUNT = re.compile(
     r"(多少钱|多少元|几块|多少块|多少万|贷多少|能贷|发多少|给多少|补多少|报多少|金额|标准是多少|每个?月.{0,4}多少)"
 )
 _MONEY_FIGURE = re.compile(r"\d[\d.,，]*\s*(元|万元|亿元)")
-_OTHER_PLACES = (
-    "北京 天津 上海 重庆 河北 山西 内蒙古 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 贵州 云南 西藏 "
-    "陕西 甘肃 青海 新疆 台湾 香港 澳门 杭州 南京 苏州 广州 深圳 东莞 佛山 成都 武汉 长沙 郑州 西安 兰州 西宁 昆明 贵阳 海口 厦门 福州 "
-    "济南 青岛 合肥 南昌 石家庄 太原 呼和浩特 沈阳 大连 长春 哈尔滨 乌鲁木齐 拉萨"
-).split()
 
 
 def check_question(question: str) -> Refusal | None:
@@ -54,7 +49,7 @@ def check_question(question: str) -> Refusal | None:
         return Refusal("personal_data", "抱歉，我不能查询或提供任何个人的信息（名单、电话、身份证号等）。")
     if _TRANSACTION.search(question):
         return Refusal("transaction", "抱歉，我不能代办、预约或挂号，只能解答规划里写明的公共服务。")
-    mentioned_other = [p for p in _OTHER_PLACES if p in question]
+    mentioned_other = detect_elsewhere(question)
     if mentioned_other and not detect_regions(question):
         return Refusal(
             "other_region",

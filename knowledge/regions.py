@@ -23,6 +23,18 @@ def place_names(path: Path = PLACES_FILE) -> dict[str, Region]:
     return names
 
 
+@cache
+def elsewhere_names(path: Path = PLACES_FILE) -> tuple[str, ...]:
+    """Provinces and cities outside Guangxi and Ningxia, longest first."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(sorted(data.get("elsewhere", []), key=len, reverse=True))
+
+
+def detect_elsewhere(text: str) -> list[str]:
+    """Places outside our two regions that the text names."""
+    return [name for name in elsewhere_names() if name in text]
+
+
 def detect_regions(text: str) -> list[Region]:
     """Regions named in the text, most mentions first (one-character names such as 桂 are too ambiguous to count)."""
     counts: dict[Region, int] = {}

@@ -22,7 +22,9 @@ class Period(BaseModel):
     end: int = Field(ge=1949, le=2100)
 
 
-class DocumentMeta(BaseModel):
+class DocumentFields(BaseModel):
+    """What an admin states about a document; ``DocumentMeta`` adds the file it came from."""
+
     model_config = ConfigDict(extra="forbid")
 
     doc_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")
@@ -35,13 +37,16 @@ class DocumentMeta(BaseModel):
     period: Period
     valid_from: date
     valid_to: date
-    original_file: str
 
     @model_validator(mode="after")
-    def _dates_ordered(self) -> DocumentMeta:
+    def _dates_ordered(self):
         if self.valid_to < self.valid_from or self.period.end < self.period.start:
             raise ValueError("valid_to/period end must not precede the start")
         return self
+
+
+class DocumentMeta(DocumentFields):
+    original_file: str
 
 
 class SourceDocument(BaseModel):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlparse
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from knowledge.chunking import Chunk
 from knowledge.errors import IndexNotReady, NotFound
@@ -27,14 +28,28 @@ PREFIX = "minsheng-"
 _WRITE_BATCH = 256
 
 
+class SourceEntry(BaseModel):
+    """One published document of a version. Entries written before issue 6 have only file/doc_id/sha256."""
+
+    file: str
+    doc_id: str
+    sha256: str
+    title: str = ""
+    region: str = ""
+    chunks: int | None = None
+    meta: dict[str, Any] | None = None  # the full DocumentMeta as JSON
+
+
 class VersionInfo(BaseModel):
     version: str
     created_at: str
     chunk_count: int
     model: str
     fingerprint: str
-    sources: list[dict[str, str]]
+    sources: list[SourceEntry]
     note: str = ""
+    author: str = "system"
+    changes: list[str] = Field(default_factory=list)
 
 
 def make_client(settings: Settings) -> chromadb.ClientAPI:
@@ -126,12 +141,13 @@ class VersionStore:
             ids=[CURRENT], embeddings=[[0.0]], metadatas=[{"kind": "pointer", "version": version}]
         )
 
-    def prune(self, keep: int) -> list[str]:
-        """Drop all but the newest ``keep`` versions (never the current one)."""
+    def prune(self, keep: int, protect: tuple[str, ...] = ()) -> list[str]:
+        """Drop all but the newest ``keep`` versions; never the current one nor any in ``protect``
+        (the version that served until this switch stays, so one rollback is always possible)."""
         current = self.current_version()
         dropped = []
         for info in self.versions()[keep:]:
-            if info.version == current:
+            if info.version == current or info.version in protect:
                 continue
             with contextlib.suppress(Exception):  # already gone is fine; the registry entry still goes
                 self.client.delete_collection(PREFIX + info.version)
@@ -148,8 +164,20 @@ class VersionStore:
                 self.client.delete_collection(name)
 
 
-def sources_summary(sources) -> list[dict[str, str]]:
-    return [{"file": s.file_name, "doc_id": s.meta.doc_id, "sha256": s.content_hash} for s in sources]
+def sources_summary(sources, chunks_per_source: dict[str, int] | None = None) -> list[SourceEntry]:
+    counts = chunks_per_source or {}
+    return [
+        SourceEntry(
+            file=s.file_name,
+            doc_id=s.meta.doc_id,
+            sha256=s.content_hash,
+            title=s.meta.title,
+            region=s.meta.region,
+            chunks=counts.get(s.file_name),
+            meta=s.meta.model_dump(mode="json"),
+        )
+        for s in sources
+    ]
 
 
 def to_json(obj) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CatalogueDep, RetrieverDep, SourceTextsDep
+from api.conversations import Unanswered
+from api.deps import CatalogueDep, ConversationsDep, RetrieverDep, SourceTextsDep
 from knowledge.answering import Context, Reply, compose_answer
 from knowledge.retrieval import MAX_QUERY_CHARS
 from knowledge.sources import Region
@@ -23,9 +24,13 @@ class AnswerRequest(BaseModel):
 
 @router.post("/answer", response_model=Reply)
 def answer(
-    body: AnswerRequest, retriever: RetrieverDep, catalogue: CatalogueDep, sources: SourceTextsDep
+    body: AnswerRequest,
+    retriever: RetrieverDep,
+    catalogue: CatalogueDep,
+    sources: SourceTextsDep,
+    conversations: ConversationsDep,
 ) -> Reply:
-    return compose_answer(
+    reply = compose_answer(
         body.question,
         retriever=retriever,
         catalogue=catalogue,
@@ -33,3 +38,8 @@ def answer(
         region=body.region,
         context=body.context,
     )
+    if reply.kind == "refuse":  # what the knowledge base is missing, for the admins' insights page
+        conversations.record_unanswered(
+            Unanswered(question=body.question, reason=reply.reason, region=body.region or reply.region)
+        )
+    return reply

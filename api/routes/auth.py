@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CSRF_COOKIE, SESSION_COOKIE
-from api.deps import AuthDep, OperatorSession, SettingsDep
+from api.deps import AuditDep, AuthDep, OperatorSession, SettingsDep
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -33,15 +33,22 @@ class Me(BaseModel):
 
 @router.post("/login", response_model=LoginResponse)
 def login(
-    body: LoginRequest, request: Request, response: Response, auth: AuthDep, settings: SettingsDep
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    auth: AuthDep,
+    settings: SettingsDep,
+    audit: AuditDep,
 ) -> LoginResponse:
     client = request.client.host if request.client else "?"
     if not auth.allow_login_attempt(body.username, client):
         raise HTTPException(429, "登录尝试过于频繁，请稍后再试 (too many login attempts)")
     user = auth.authenticate(body.username, body.password)
     if user is None:
+        audit.record(body.username, "anonymous", "user.login_failed", body.username, detail=f"from {client}")
         raise HTTPException(401, "用户名或密码错误 (wrong username or password)")
     session = auth.open_session(user)
+    audit.record(user.username, user.role, "user.login", user.username, detail=f"from {client}")
     max_age = settings.session_login_seconds
     response.set_cookie(
         SESSION_COOKIE,
@@ -69,8 +76,9 @@ def login(
 
 
 @router.post("/logout", status_code=204)
-def logout(session: OperatorSession, response: Response, auth: AuthDep) -> Response:
+def logout(session: OperatorSession, response: Response, auth: AuthDep, audit: AuditDep) -> Response:
     auth.close_session(session.token)
+    audit.record(session.username, session.role, "user.logout", session.username)
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(CSRF_COOKIE)
     response.status_code = 204

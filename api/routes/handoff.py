@@ -1,15 +1,17 @@
-"""Hand-off tickets: created by the bot when a resident asks for a human; read by operators."""
+"""Hand-off tickets: created by the bot (action server) when a resident asks for a human.
+
+Operators read and answer them through api/routes/operator.py."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.chat_messages import ChatMessage
 from api.conversations import HistoryEntry, Ticket
-from api.deps import ConversationsDep, InternalOnly, OperatorSession
+from api.deps import ConversationsDep, InternalOnly
 from api.routes.chat import SESSION_ID
 
 router = APIRouter(prefix="/v1/handoff", tags=["handoff"])
@@ -34,18 +36,3 @@ def create_ticket(body: TicketRequest, conversations: ConversationsDep) -> Ticke
     message = ChatMessage(kind="handoff", text="（已转人工）")
     conversations.append(body.session_id, HistoryEntry(role="system", text=message.text, message=message))
     return ticket
-
-
-@router.get("/tickets", response_model=list[Ticket])
-def list_tickets(
-    _: OperatorSession, conversations: ConversationsDep, status: Literal["open", "closed", "all"] = "open"
-) -> list[Ticket]:
-    return conversations.list_tickets(status)
-
-
-@router.get("/tickets/{ticket_id}", response_model=TicketView)
-def get_ticket(ticket_id: str, _: OperatorSession, conversations: ConversationsDep) -> TicketView:
-    ticket = conversations.get_ticket(ticket_id)
-    if ticket is None:
-        raise HTTPException(404, f"no ticket {ticket_id}")
-    return TicketView(ticket=ticket, transcript=conversations.history(ticket.session_id))

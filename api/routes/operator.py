@@ -10,7 +10,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from api.chat_messages import ChatMessage
 from api.conversations import HistoryEntry, Ticket
-from api.deps import ConversationsDep, OperatorSession, SettingsDep
+from api.deps import AuditDep, ConversationsDep, OperatorSession, SettingsDep
 from api.events import event_stream
 from api.routes.handoff import TicketView
 
@@ -45,7 +45,11 @@ def ticket(ticket_id: str, _: OperatorSession, conversations: ConversationsDep) 
 
 @router.post("/tickets/{ticket_id}/reply", response_model=HistoryEntry)
 def reply(
-    ticket_id: str, body: ReplyRequest, session: OperatorSession, conversations: ConversationsDep
+    ticket_id: str,
+    body: ReplyRequest,
+    session: OperatorSession,
+    conversations: ConversationsDep,
+    audit: AuditDep,
 ) -> HistoryEntry:
     found = _open_ticket(conversations, ticket_id)
     if found.status != "open":
@@ -58,6 +62,7 @@ def reply(
         raise HTTPException(422, "回复不能为空")
     entry = HistoryEntry(role="operator", text=text, message=ChatMessage(kind="operator", text=text))
     conversations.append(found.session_id, entry)
+    audit.record(session.username, session.role, "ticket.reply", found.id, after={"text": text})
     conversations.publish(
         "operator_message",
         {
@@ -71,13 +76,23 @@ def reply(
 
 
 @router.post("/tickets/{ticket_id}/close", response_model=Ticket)
-def close(ticket_id: str, session: OperatorSession, conversations: ConversationsDep) -> Ticket:
+def close(
+    ticket_id: str, session: OperatorSession, conversations: ConversationsDep, audit: AuditDep
+) -> Ticket:
     found = _open_ticket(conversations, ticket_id)
     if found.status != "open":
         return found
     entry = HistoryEntry(role="system", text=RESUMED, message=ChatMessage(kind="smalltalk", text=RESUMED))
     conversations.append(found.session_id, entry)
     closed = conversations.close_ticket(found, by=session.username)
+    audit.record(
+        session.username,
+        session.role,
+        "ticket.close",
+        found.id,
+        before={"status": "open"},
+        after={"status": "closed"},
+    )
     conversations.publish(
         "session_resumed",
         {"session_id": found.session_id, "ticket_id": found.id, "entry": entry.model_dump()},

@@ -1,0 +1,236 @@
+"""Admin: the published documents, uploads as drafts with a parse preview, publish / replace / delete.
+
+Uploads only stage a draft (converted text stored, nothing published); publishing and deleting run as
+background jobs that build a new index version. Every bad input is refused before anything is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import BaseModel
+
+from api.deps import AdminSession, AuditDep, JobsDep, LibraryDep
+from api.jobs import Job
+from knowledge.converters import FORMATS, MAX_UPLOAD_BYTES, extension
+from knowledge.errors import DocumentTooLarge, InvalidMetadata, LibraryConflict, UnsupportedFormat
+from knowledge.library import DocumentLibrary, Draft, parse_fields
+from knowledge.sources import Period
+
+router = APIRouter(prefix="/v1/admin", tags=["admin: documents"])
+
+UploadFileField = Annotated[UploadFile, File(description="txt, md, docx, pdf, html（≤ 20 MB）")]
+
+
+class DocumentRow(BaseModel):
+    doc_id: str
+    title: str
+    short_title: str
+    region: str
+    issuer: str | None
+    doc_number: str | None
+    issued_on: date | None
+    period: Period
+    valid_from: date
+    valid_to: date
+    original_file: str
+    source_name: str
+    chunks: int | None
+    version: str  # the current index version
+    indexed_at: str  # when this exact text was first indexed (among the kept versions)
+
+
+def read_upload(file: UploadFile) -> tuple[str, bytes]:
+    """The file's name and bytes; refuses oversized and unsupported files before reading them fully."""
+    name = file.filename or ""
+    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
+        raise DocumentTooLarge(_too_large(file.size))
+    if extension(name) not in FORMATS:
+        raise UnsupportedFormat(
+            f"不支持的文件类型 {extension(name) or '(无扩展名)'}，请上传 {'、'.join(FORMATS)} "
+            f"(unsupported file type {name!r})"
+        )
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise DocumentTooLarge(_too_large(len(data)))
+    return name, data
+
+
+def _too_large(size: int) -> str:
+    return f"文件超过 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB 上限 (file too large: {size} bytes > {MAX_UPLOAD_BYTES})"
+
+
+def _overrides(meta: str | None) -> dict[str, Any]:
+    if not meta or not meta.strip():
+        return {}
+    try:
+        value = json.loads(meta)
+    except json.JSONDecodeError as exc:
+        raise InvalidMetadata(f"元数据不是合法的 JSON (meta is not valid JSON: {exc.msg})") from exc
+    if not isinstance(value, dict):
+        raise InvalidMetadata("元数据必须是 JSON 对象 (meta must be a JSON object)")
+    return value
+
+
+def draft_summary(draft: Draft) -> dict[str, Any]:
+    """What the audit log keeps about a draft (its preview is derivable from the stored text)."""
+    return {
+        "draft": draft.id,
+        "doc_id": draft.meta.doc_id,
+        "title": draft.meta.title,
+        "source_name": draft.source_name,
+        "sha256": draft.sha256,
+        "replaces": draft.replaces,
+        "chunks": draft.preview.chunk_count,
+    }
+
+
+def document_rows(library: DocumentLibrary) -> list[DocumentRow]:
+    current = library.store.current_version()
+    if current is None:
+        return []
+    versions = library.store.versions()
+    first_seen: dict[tuple[str, str], str] = {}
+    for info in reversed(versions):  # oldest first
+        for entry in info.sources:
+            first_seen.setdefault((entry.file, entry.sha256), info.created_at)
+    entries = {e.file: e for e in library.store.info(current).sources}
+    rows = []
+    for doc in library.documents_of(current):
+        entry = entries[doc.file_name]
+        rows.append(
+            DocumentRow(
+                **doc.meta.model_dump(),
+                source_name=doc.file_name,
+                chunks=entry.chunks,
+                version=current,
+                indexed_at=first_seen.get((entry.file, entry.sha256), ""),
+            )
+        )
+    return rows
+
+
+@router.get("/documents", response_model=list[DocumentRow])
+def list_documents(_: AdminSession, library: LibraryDep) -> list[DocumentRow]:
+    return document_rows(library)
+
+
+@router.post("/documents", response_model=Draft, status_code=201)
+def upload_document(
+    session: AdminSession,
+    library: LibraryDep,
+    audit: AuditDep,
+    file: UploadFileField,
+    meta: Annotated[str, Form(description="文档元数据 JSON：doc_id, title, short_title, region, period, …")],
+) -> Draft:
+    name, data = read_upload(file)
+    fields = parse_fields(meta)
+    draft = library.create_draft(fields, name, data, replaces=None, author=session.username)
+    audit.record(
+        actor=session.username,
+        role=session.role,
+        action="document.upload",
+        target=f"draft:{draft.id}",
+        after=draft_summary(draft),
+        detail=f"{name} → {draft.source_name}",
+    )
+    return draft
+
+
+@router.post("/documents/{doc_id}/replace", response_model=Draft, status_code=201)
+def upload_replacement(
+    doc_id: str,
+    session: AdminSession,
+    library: LibraryDep,
+    audit: AuditDep,
+    file: UploadFileField,
+    meta: Annotated[str | None, Form(description="要修改的元数据字段（JSON）；省略则沿用原文档的")] = None,
+) -> Draft:
+    current = library.find(doc_id)
+    name, data = read_upload(file)
+    fields = library.replacement_fields(doc_id, _overrides(meta))
+    draft = library.create_draft(fields, name, data, replaces=doc_id, author=session.username)
+    audit.record(
+        actor=session.username,
+        role=session.role,
+        action="document.upload",
+        target=f"doc:{doc_id}",
+        before={"source_name": current.file_name, "sha256": current.content_hash},
+        after=draft_summary(draft),
+        detail=f"replacement draft {draft.id}: {name} → {draft.source_name}",
+    )
+    return draft
+
+
+@router.delete("/documents/{doc_id}", response_model=Job, status_code=202)
+def delete_document(
+    doc_id: str, session: AdminSession, library: LibraryDep, jobs: JobsDep, audit: AuditDep
+) -> Job:
+    current = library.find(doc_id)
+    library.plan_delete(doc_id)  # refuses the last document now rather than in the job
+    job = jobs.submit("delete", created_by=session.username, role=session.role, target=doc_id)
+    audit.record(
+        actor=session.username,
+        role=session.role,
+        action="document.delete",
+        target=f"doc:{doc_id}",
+        before={"title": current.meta.title, "source_name": current.file_name},
+        after={"job": job.id},
+        detail=f"job {job.id}; the text stays stored and earlier versions keep it",
+    )
+    return job
+
+
+# --- drafts ---------------------------------------------------------------------------------------
+@router.get("/drafts", response_model=list[Draft])
+def list_drafts(
+    _: AdminSession,
+    library: LibraryDep,
+    status: Literal["pending", "published", "discarded", "all"] = "pending",
+) -> list[Draft]:
+    return library.list_drafts(None if status == "all" else status)
+
+
+@router.get("/drafts/{draft_id}", response_model=Draft)
+def get_draft(draft_id: str, _: AdminSession, library: LibraryDep) -> Draft:
+    return library.get_draft(draft_id)
+
+
+@router.delete("/drafts/{draft_id}", response_model=Draft)
+def discard_draft(draft_id: str, session: AdminSession, library: LibraryDep, audit: AuditDep) -> Draft:
+    draft = library.discard_draft(draft_id)
+    audit.record(
+        actor=session.username,
+        role=session.role,
+        action="draft.discard",
+        target=f"draft:{draft.id}",
+        before=draft_summary(draft),
+        detail="the draft's text stays stored",
+    )
+    return draft
+
+
+@router.post("/drafts/{draft_id}/publish", response_model=Job, status_code=202)
+def publish_draft(
+    draft_id: str, session: AdminSession, library: LibraryDep, jobs: JobsDep, audit: AuditDep
+) -> Job:
+    draft, _ = library.plan_publish(draft_id)  # 404 / 409 now, not later in the job
+    if draft.job and any(j.id == draft.job for j in jobs.active()):
+        raise LibraryConflict(
+            f"草稿 {draft.id} 正在发布 (draft is already being published by job {draft.job})"
+        )
+    job = jobs.submit("publish", created_by=session.username, role=session.role, target=draft.id)
+    library.update_draft(draft.id, job=job.id)
+    audit.record(
+        actor=session.username,
+        role=session.role,
+        action="document.replace" if draft.replaces else "document.publish",
+        target=f"doc:{draft.meta.doc_id}",
+        before={"version": job.previous_version},
+        after={**draft_summary(draft), "job": job.id},
+        detail=f"job {job.id}",
+    )
+    return job
