@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from api.answer_cache import AnswerCache
 from api.audit import AuditLog
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, AuthStore, Session
 from api.conversations import ConversationStore
@@ -48,6 +49,10 @@ def get_rasa(request: Request) -> RasaClient:
 
 def get_source_texts(request: Request) -> Mapping[str, str]:
     return request.app.state.source_texts
+
+
+def get_answer_cache(request: Request) -> AnswerCache:
+    return request.app.state.answer_cache
 
 
 def get_audit(request: Request) -> AuditLog:
@@ -110,6 +115,7 @@ SourceTextsDep = Annotated[Mapping[str, str], Depends(get_source_texts)]
 InternalOnly = Depends(require_internal)
 AuthDep = Annotated[AuthStore, Depends(get_auth)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
+AnswerCacheDep = Annotated[AnswerCache, Depends(get_answer_cache)]
 LibraryDep = Annotated[DocumentLibrary, Depends(get_library)]
 JobsDep = Annotated[JobRunner, Depends(get_jobs)]
 OperatorSession = Annotated[Session, Depends(require_role("operator", "admin"))]

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.answer_cache import AnswerCache
 from api.audit import AuditLog
 from api.auth import AuthStore
 from api.conversations import ConversationStore
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rasa = RasaClient(settings)
         app.state.auth = AuthStore(settings)
         app.state.audit = AuditLog(settings)
+        app.state.answer_cache = AnswerCache()
         app.state.retriever = Retriever(settings)
         if app.state.retriever.store.current_version():
             app.state.retriever.embedder.load()  # pay the model load at start, not on the first question

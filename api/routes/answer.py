@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.conversations import Unanswered
-from api.deps import CatalogueDep, ConversationsDep, RetrieverDep, SourceTextsDep
+from api.deps import AnswerCacheDep, CatalogueStoreDep, ConversationsDep, RetrieverDep, SourceTextsDep
 from knowledge.answering import Context, Reply, compose_answer
 from knowledge.retrieval import MAX_QUERY_CHARS
 from knowledge.sources import Region
@@ -26,17 +26,29 @@ class AnswerRequest(BaseModel):
 def answer(
     body: AnswerRequest,
     retriever: RetrieverDep,
-    catalogue: CatalogueDep,
+    catalogue_store: CatalogueStoreDep,
     sources: SourceTextsDep,
     conversations: ConversationsDep,
+    cache: AnswerCacheDep,
 ) -> Reply:
-    reply = compose_answer(
+    catalogue = catalogue_store.snapshot()
+    key = (
+        retriever.snapshot().version,
+        catalogue.revision,
         body.question,
-        retriever=retriever,
-        catalogue=catalogue,
-        source_texts=sources,
-        region=body.region,
-        context=body.context,
+        body.region,
+        body.context.model_dump_json(),
+    )
+    reply = cache.get_or_compose(
+        key,
+        lambda: compose_answer(
+            body.question,
+            retriever=retriever,
+            catalogue=catalogue.catalogue,
+            source_texts=sources,
+            region=body.region,
+            context=body.context,
+        ),
     )
     if reply.kind == "refuse":  # what the knowledge base is missing, for the admins' insights page
         conversations.record_unanswered(
