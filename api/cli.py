@@ -308,9 +308,14 @@ def up() -> None:
         stack = Stack(settings, settings.data_dir / "logs").start(model)
     except StackError as exc:
         _fail(exc)
+    logins = _seed_demo_accounts()
     base = f"http://{settings.api_host}:{settings.api_port}"
     typer.secho(
-        f"Minsheng is up.\n  API:           {base}  (docs: {base}/docs)\n  chat:          POST {base}/v1/chat",
+        "Minsheng is up.\n"
+        f"  resident chat widget: {base}/\n"
+        f"  operator console:     {base}/operator   (demo login: operator / {logins['operator']})\n"
+        f"  admin console:        {base}/admin      (demo login: admin / {logins['admin']})\n"
+        f"  API:                  {base}  (docs: {base}/docs; chat: POST {base}/v1/chat)",
         fg=typer.colors.GREEN,
     )
     typer.echo(f"  logs:          {settings.data_dir / 'logs'}\nCtrl-C stops everything.")
