@@ -16,6 +16,7 @@ fi
 if [ -f web/package.json ] && [ ! -f web/node_modules/axe-core/axe.min.js ]; then
   (cd web && npm install --no-audit --no-fund --silent)
 fi
-.venv/bin/ruff check knowledge api tests scripts
+.venv/bin/ruff check knowledge api actions tests scripts
+.venv/bin/ruff format --check knowledge api actions tests scripts
 .venv/bin/minsheng catalogue validate
 .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -18,7 +18,9 @@ def log(tmp_path) -> AuditLog:
 def test_records_and_filters(log):
     log.record("ad1", "admin", "document.upload", "gx-new", after={"title": "《新规划》"})
     log.record("op1", "operator", "ticket.reply", "t1", after={"text": "您好"})
-    log.record("ad1", "admin", "document.publish", "gx-new", before={"version": "v1"}, after={"version": "v2"})
+    log.record(
+        "ad1", "admin", "document.publish", "gx-new", before={"version": "v1"}, after={"version": "v2"}
+    )
     newest = log.query()
     assert [e.action for e in newest] == ["document.publish", "ticket.reply", "document.upload"]
     assert newest[0].before == {"version": "v1"} and newest[0].after == {"version": "v2"}

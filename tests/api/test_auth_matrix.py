@@ -92,9 +92,7 @@ def _token(client, username: str, password: str) -> dict[str, str]:
 def test_every_route_is_classified(client):
     routes = _routes(client.app)
     assert len(routes) > 20
-    unclassified = [
-        (m, p) for m, p in routes if (m, p) not in PUBLIC | INTERNAL and _roles_for(m, p) is None
-    ]
+    unclassified = [(m, p) for m, p in routes if (m, p) not in PUBLIC | INTERNAL and _roles_for(m, p) is None]
     assert not unclassified, f"routes with no access rule: {unclassified}"
     # public means public on purpose: nothing under a protected prefix may be in the allowlist
     assert not [r for r in PUBLIC if _roles_for(*r) and r != ("POST", "/v1/auth/login")]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 import socket
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +18,18 @@ import pytest
 from api.stack import Stack, ensure_model
 from knowledge.ingest import ingest
 from knowledge.settings import Settings
+
+# Chromium comes from Debian (`apt-get install chromium`), driven by Playwright for Python (no browser download).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _free_port() -> int:
@@ -72,3 +86,17 @@ class Chat:
 @pytest.fixture
 def chat(api):
     return Chat(api, f"e2e-{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """One headless Chromium per browser test module. A missing browser fails the tests rather than skipping
+    them: scripts/test.sh installs Debian's chromium, and a silently skipped face is an untested face."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/test.sh (it installs Debian's chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

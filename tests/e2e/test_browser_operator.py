@@ -17,11 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.e2e.test_browser_widget import (
     ANSWER_TIMEOUT,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PHONE,
     QUESTION,
     ask,
@@ -30,25 +29,12 @@ from tests.e2e.test_browser_widget import (
     screenshot,
 )
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, expect  # noqa: E402
-
 REPO = Path(__file__).resolve().parents[2]
 DESKTOP = {"width": 1280, "height": 800}
 OPERATOR_REPLY = "您好，我是热线人工客服。低保需要向户籍所在地的乡镇（街道）提出申请，请问您在哪个市？"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
-
 
 # ------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with playwright_sync.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture(scope="module")
 def base_url(stack, stack_settings) -> str:
     return f"http://127.0.0.1:{stack_settings.api_port}"

@@ -5,13 +5,17 @@
  * Queue:   GET /v1/operator/tickets?status=open, live via SSE GET /v1/operator/events.
  * Ticket:  GET /v1/operator/tickets/{id}, POST …/reply {"text"}, POST …/close.
  * Tools:   POST /v1/search, POST /v1/entitlements/check, GET /v1/profile/fields.
+ * Shared helpers (el, request with the CSRF header, …) come from /static/shared/staff.js.
  */
 (function () {
   "use strict";
 
-  var $ = function (id) {
-    return document.getElementById(id);
-  };
+  var staff = window.MinshengStaff; // web/shared/staff.js
+  var $ = staff.$;
+  var el = staff.el;
+  var cookie = staff.cookie;
+  var announce = staff.announce;
+  var truncate = staff.truncate;
 
   var REGION = { guangxi: "广西", ningxia: "宁夏", other: "其他省份" };
   var REGION_SHORT = { guangxi: "广西规划", ningxia: "宁夏规划" };
@@ -80,38 +84,6 @@
   };
 
   // ---------------------------------------------------------------- helpers
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (name) {
-        var value = attrs[name];
-        if (value === null || value === undefined || value === false) return;
-        if (name === "class") node.className = value;
-        else if (name === "text") node.textContent = value;
-        else if (name.slice(0, 2) === "on") node.addEventListener(name.slice(2), value);
-        else node.setAttribute(name, value === true ? "" : value);
-      });
-    }
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) return;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
-
-  function cookie(name) {
-    var match = document.cookie.split("; ").filter(function (c) {
-      return c.indexOf(name + "=") === 0;
-    })[0];
-    return match ? decodeURIComponent(match.slice(name.length + 1)) : null;
-  }
-
-  function announce(text) {
-    var live = $("live");
-    live.appendChild(el("p", { text: text }));
-    while (live.childNodes.length > 5) live.removeChild(live.firstChild);
-  }
-
   function time(ts) {
     var d = new Date((ts || Date.now() / 1000) * 1000);
     var hm = ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
@@ -139,11 +111,6 @@
     return (REGION_SHORT[c.region] || (c.title || "").replace(/[《》]/g, "")) + " " + shortSection(c.section);
   }
 
-  function truncate(text, n) {
-    text = String(text || "").replace(/\s+/g, " ").trim();
-    return text.length > n ? text.slice(0, n - 1) + "…" : text;
-  }
-
   function formatValue(field, value) {
     if (value === null || value === undefined || value === "") return "—";
     if (typeof value === "boolean") return value ? "是" : "否";
@@ -158,35 +125,10 @@
   }
 
   // ---------------------------------------------------------------- HTTP
+  var api = staff.client({ onUnauthorized: sessionExpired });
   function request(method, path, body) {
-    var headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET") {
-      var token = state.csrf || cookie("minsheng_csrf");
-      if (token) headers["X-CSRF-Token"] = token;
-    }
-    return fetch(path, {
-      method: method,
-      headers: headers,
-      credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(function (response) {
-      if (response.status === 204) return null;
-      return response
-        .json()
-        .catch(function () {
-          return {};
-        })
-        .then(function (data) {
-          if (response.ok) return data;
-          var error = new Error(
-            (data && typeof data.detail === "string" && data.detail) || "请求失败（HTTP " + response.status + "）"
-          );
-          error.status = response.status;
-          if (response.status === 401 && path.indexOf("/v1/auth/login") !== 0) sessionExpired();
-          throw error;
-        });
-    });
+    api.csrf = state.csrf;
+    return api.request(method, path, body);
   }
 
   // ---------------------------------------------------------------- sign in / out
