@@ -34,7 +34,11 @@
     open: "minsheng.open",
   };
   var REGIONS = { guangxi: "广西", ningxia: "宁夏" };
-  var REGION_SHORT = { guangxi: "广西规划", ningxia: "宁夏规划" };
+  // Short names of the two shipped plans (by title): an uploaded document is named by its own title.
+  var SHORT_TITLES = {
+    "《广西公共服务“十四五”规划》": "广西规划",
+    "《宁夏回族自治区公共服务发展“十四五”规划》": "宁夏规划",
+  };
   var SEND_TIMEOUT_MS = 60000;
   var uid = 0;
 
@@ -151,7 +155,7 @@
   function citationLabels(citations) {
     var labels = citations.map(function (c) {
       var s = shortSection(c.section);
-      var doc = REGION_SHORT[c.region] || (c.title || "").replace(/[《》]/g, "");
+      var doc = SHORT_TITLES[c.title] || (c.title || "").replace(/[《》]/g, "");
       return { base: doc + " " + s.label, item: s.item };
     });
     var counts = {};
