@@ -29,15 +29,16 @@ def session_of(tracker: Tracker) -> str:
 
 
 def answer_events(reply: dict[str, Any]) -> list[EventType]:
-    """Remember what was answered, for follow-ups ("要钱吗", "宁夏呢") and the eligibility form."""
-    if reply.get("kind") != "answer":
-        return []
-    events: list[EventType] = [
-        SlotSet("last_query", reply.get("query")),
-        SlotSet("services", reply.get("services") or None),
-    ]
-    if reply.get("region"):
+    """Remember what was answered, for follow-ups ("要钱吗", "宁夏呢") and the eligibility form, and the
+    region once the resident named it — also when they named only a place ("我在南宁") before asking."""
+    events: list[EventType] = []
+    if reply.get("region") and reply.get("kind") in ("answer", "smalltalk"):
         events.append(SlotSet("region", reply["region"]))
+    if reply.get("kind") == "answer":
+        events += [
+            SlotSet("last_query", reply.get("query")),
+            SlotSet("services", reply.get("services") or None),
+        ]
     return events
 
 
