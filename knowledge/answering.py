@@ -34,6 +34,7 @@ SHORT_TITLES = {
 def doc_label(title: str) -> str:
     return SHORT_TITLES.get(title, title)
 
+
 # Calibrated on the development set (docs/benchmarks.md): an in-scope question's best hit is seen by
 # several rankers (fused score) and is close to the question in embedding space (similarity).
 MIN_FUSED = 0.028

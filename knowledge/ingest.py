@@ -24,7 +24,7 @@ from knowledge.embedding import Embedder, EmbeddingCache
 from knowledge.errors import LibraryConflict, NotFound, SourceError
 from knowledge.library import DocumentLibrary
 from knowledge.settings import Settings
-from knowledge.sources import SourceDocument, load_sources
+from knowledge.sources import SourceDocument, check_unique_doc_ids, load_sources
 from knowledge.store import VersionInfo, VersionStore, make_client, new_version_id, sources_summary, to_json
 
 CHUNKER_VERSION = "5"  # bump when parsing/chunking output changes, so an ingest rebuilds
@@ -59,16 +59,9 @@ def _lock(settings: Settings, timeout: float = -1) -> FileLock:
 
 
 def _unique_doc_ids(docs: list[SourceDocument]) -> list[SourceDocument]:
-    seen: dict[str, str] = {}
-    for doc in docs:
-        if doc.meta.doc_id in seen:
-            raise SourceError(
-                f"doc_id {doc.meta.doc_id} used by both {seen[doc.meta.doc_id]} and {doc.file_name}"
-            )
-        seen[doc.meta.doc_id] = doc.file_name
     if not docs:
         raise SourceError("nothing to index: the document set is empty")
-    return docs
+    return check_unique_doc_ids(docs)
 
 
 def ingest(

@@ -83,6 +83,10 @@ def load_sources(directory: Path) -> list[SourceDocument]:
     docs = [load_document(p) for p in sorted(directory.glob("*.txt"))]
     if not docs:
         raise SourceError(f"no .txt documents in {directory}")
+    return check_unique_doc_ids(docs)
+
+
+def check_unique_doc_ids(docs: list[SourceDocument]) -> list[SourceDocument]:
     seen: dict[str, str] = {}
     for doc in docs:
         if doc.meta.doc_id in seen:
