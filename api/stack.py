@@ -170,8 +170,9 @@ class Stack:
             self._spawn(name, cmd, REPO_ROOT, {**RASA_ENV, "SANIC_HOST": "127.0.0.1"})
         elif name == "rasa":
             endpoints = write_endpoints(s, s.data_dir / "rasa-endpoints.yml")
+            # bot/launch_rasa.py: the Rasa CLI with jsonschema validation memoised (see its docstring)
             cmd = [
-                str(rasa_bin()), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(urlparse(s.rasa_url).port or 5005),
+                str(RASA_VENV / "bin" / "python"), str(BOT_DIR / "launch_rasa.py"), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(urlparse(s.rasa_url).port or 5005),
                 "--auth-token", s.rasa_token, "--model", str(self.model), "--endpoints", str(endpoints),
                 "--credentials", str(BOT_DIR / "credentials.yml"),
             ]  # fmt: skip

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Default command of the Rasa image: the same `rasa run` as api/stack.py, bound to all interfaces.
+# Default command of the Rasa image: the same `rasa run` as api/stack.py (through launch_rasa.py, which memoises
+# jsonschema validation), bound to all interfaces.
 # The token comes from the environment (never from the command line of a compose file or pod spec);
 # REDIS_PASSWORD is substituted by Rasa itself into the endpoints file (${REDIS_PASSWORD}), and may be
 # empty for a Redis without a password, but it must be defined.
@@ -13,7 +14,7 @@ if [ ! -f "$model" ]; then
   exit 66
 fi
 
-exec rasa run --enable-api -i 0.0.0.0 -p "${RASA_SERVE_PORT:-5005}" \
+exec python launch_rasa.py run --enable-api -i 0.0.0.0 -p "${RASA_SERVE_PORT:-5005}" \
   --auth-token "$MINSHENG_RASA_TOKEN" \
   --model "$model" \
   --endpoints "${RASA_SERVE_ENDPOINTS:-/etc/rasa/endpoints.yml}" \

@@ -39,7 +39,7 @@ COPY --chmod=0644 deploy/docker/healthcheck.py /usr/local/bin/healthcheck.py
 COPY --chmod=0644 deploy/rasa/endpoints.yml /etc/rasa/endpoints.yml
 
 WORKDIR /app/bot
-COPY --chown=rasa:rasa bot/config.yml bot/domain.yml bot/credentials.yml ./
+COPY --chown=rasa:rasa bot/config.yml bot/domain.yml bot/credentials.yml bot/launch_rasa.py ./
 COPY --chown=rasa:rasa bot/data ./data
 COPY --chown=rasa:rasa bot/jieba ./jieba
 
