@@ -34,9 +34,8 @@ def get_catalogue_store(request: Request) -> CatalogueStore:
 
 def get_catalogue(request: Request) -> Catalogue:
     # The store re-reads its revision pointer at most once a second, so a catalogue edit published by
-    # any replica is served here without a restart; app.state.catalogue follows for direct readers.
-    request.app.state.catalogue = request.app.state.catalogue_store.catalogue()
-    return request.app.state.catalogue
+    # any replica is served here without a restart.
+    return request.app.state.catalogue_store.catalogue()
 
 
 def get_conversations(request: Request) -> ConversationStore:

@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs = load_sources(settings.sources_dir)  # the catalogue cites the shipped plans
         # Published catalogue revisions live in data_dir (seeded from the shipped YAML on first use).
         app.state.catalogue_store = CatalogueStore(settings, docs)
-        app.state.catalogue = app.state.catalogue_store.catalogue()
+        app.state.catalogue_store.catalogue()  # load and validate now, not on the first request
         app.state.conversations = ConversationStore(settings)
         app.state.rasa = RasaClient(settings)
         app.state.auth = AuthStore(settings)
