@@ -291,6 +291,8 @@ def up() -> None:
     """The whole product: Redis check, model, knowledge base, Rasa model (trained if bot/ changed), action server,
     Rasa server and API. Prints the URLs; Ctrl-C stops everything."""
     import signal
+    import subprocess
+    import sys
     import time
 
     from api.stack import Stack, StackError, ensure_model, redis_ok
@@ -300,8 +302,10 @@ def up() -> None:
         _fail(
             RuntimeError(f"Redis is not answering at {settings.redis_url} (scripts/bootstrap.sh starts it)")
         )
-    models_prepare()
-    _ingest(None, force=False)
+    # In child processes: embedding the plans loads the model (~1.7 GB), which this supervisor must not keep.
+    for step in (["models", "prepare"], ["ingest"]):
+        if subprocess.run([sys.executable, "-m", "api.cli", *step]).returncode != 0:
+            raise typer.Exit(2)
     try:
         model = ensure_model(typer.echo)
         typer.echo("starting action server, Rasa server (about a minute) and API …")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
 
     # Dialogue manager (Rasa REST channel) and the action server, all on loopback by default.
     rasa_url: str = "http://127.0.0.1:5005"
+    # Rasa serves one turn at a time per process (its CPU work holds the event loop), so the local stack runs this
+    # many Rasa servers on consecutive ports from rasa_url's and the gateway sends each turn to the least busy one;
+    # the shared Redis tracker + lock store make any of them able to continue any conversation. Behind a load
+    # balancer (deploy/k8s: a Service over Rasa replicas) set 1.
+    rasa_servers: int = Field(2, ge=1, le=8)
     rasa_token: str = "minsheng-local-token"
     rasa_timeout_seconds: float = Field(30.0, gt=0)
     action_port: int = 5055
@@ -73,6 +79,12 @@ class Settings(BaseSettings):
     @property
     def embedding_model_path(self) -> str:
         return self.embedding_model or str(self.models_dir / "multilingual-e5-small")
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        url = urlparse(self.rasa_url)
+        port = url.port or 5005
+        return [url._replace(netloc=f"{url.hostname}:{port + i}").geturl() for i in range(self.rasa_servers)]
 
     @property
     def chroma_dir(self) -> Path:
