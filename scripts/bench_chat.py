@@ -10,6 +10,7 @@ Run: .venv/bin/python scripts/bench_chat.py [--train] [--long 300]
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import statistics
@@ -50,20 +51,37 @@ def pct(samples: list[float]) -> str:
     return f"p50 {statistics.median(samples):.0f} ms, p95 {q[94]:.0f} ms (n={len(samples)})"
 
 
-def rss_mb(pid: int) -> float:
-    """RSS of a process and its children (Rasa spawns helpers)."""
+def memory_mb(pid: int, field: str = "Rss") -> float:
+    """Rss or Pss of a process and its children (Rasa spawns helpers). Pss splits pages shared between processes
+    (TensorFlow's libraries in two Rasa servers) among them, so it sums to what the stack really occupies."""
     total = 0
     pids = [pid]
     while pids:
         p = pids.pop()
         try:
-            status = Path(f"/proc/{p}/status").read_text()
-            total += int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+            total += int(
+                next(line for line in rollup.splitlines() if line.startswith(f"{field}:")).split()[1]
+            )
             children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
             pids += [int(c) for c in children]
-        except (FileNotFoundError, StopIteration, ProcessLookupError):
+        except (FileNotFoundError, StopIteration, ProcessLookupError, PermissionError):
             continue
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children."""
+    total, pids = 0, [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def turn(client: httpx.Client, session: str, text: str) -> float:
@@ -121,6 +139,7 @@ def main() -> None:
                                 latencies.append(ms)
 
                 threads = [threading.Thread(target=session_worker, args=(n,)) for n in range(args.sessions)]
+                cpu_before = {name: cpu_seconds(proc.pid) for name, proc in stack.processes.items()}
                 t = time.perf_counter()
                 for th in threads:
                     th.start()
@@ -130,6 +149,11 @@ def main() -> None:
                 print(
                     f"{args.sessions} concurrent sessions × {args.turns} turns: {pct(latencies)}, {len(latencies) / wall:.1f} turns/s"
                 )
+                per_turn = ", ".join(
+                    f"{name} {(cpu_seconds(proc.pid) - cpu_before[name]) / len(latencies) * 1000:.0f} ms"
+                    for name, proc in stack.processes.items()
+                )
+                print(f"  CPU per turn meanwhile: {per_turn}")
 
                 long = [turn(client, "bench-long", QUESTIONS[i % len(QUESTIONS)]) for i in range(args.long)]
                 early = statistics.median(long[5:15])
@@ -139,8 +163,14 @@ def main() -> None:
                 )
 
             for name, proc in stack.processes.items():
-                print(f"RSS {name}: {rss_mb(proc.pid):.0f} MB")
-            print(f"RSS total stack: {sum(rss_mb(p.pid) for p in stack.processes.values()):.0f} MB")
+                print(
+                    f"memory {name}: RSS {memory_mb(proc.pid):.0f} MB, PSS {memory_mb(proc.pid, 'Pss'):.0f} MB"
+                )
+            pids = [p.pid for p in stack.processes.values()]
+            print(
+                f"memory whole stack ({len(pids)} processes, {settings.rasa_servers} Rasa servers): "
+                f"RSS {sum(memory_mb(p) for p in pids):.0f} MB, PSS {sum(memory_mb(p, 'Pss') for p in pids):.0f} MB"
+            )
         finally:
             stack.stop()
 

@@ -111,7 +111,8 @@ def test_conversation_survives_restarting_rasa_and_actions(api, stack):
     chat.say("银川的公租房谁能申请")
     stack.restart("actions")
     assert len(stack.rasa_names()) >= 2
-    stack.stop(stack.rasa_names()[:1])  # one Rasa server down: the gateway continues on another (tracker in Redis)
+    # one Rasa server down: the gateway continues on another (the tracker is in Redis)
+    stack.stop(stack.rasa_names()[:1])
     answer = next(m for m in chat.say("要钱吗") if m["kind"] == "answer")
     assert "公租房" in answer["text"] and all(c["region"] == "ningxia" for c in answer["citations"])
     stack.stop(["rasa"])
