@@ -308,7 +308,9 @@ def up() -> None:
             raise typer.Exit(2)
     try:
         model = ensure_model(typer.echo)
-        typer.echo("starting action server, Rasa server (about a minute) and API …")
+        typer.echo(
+            f"starting the action server, {settings.rasa_servers} Rasa server(s) (about half a minute) and the API …"
+        )
         stack = Stack(settings, settings.data_dir / "logs").start(model)
     except StackError as exc:
         _fail(exc)
