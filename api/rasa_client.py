@@ -43,16 +43,17 @@ class RasaClient:
             rotated = self._servers[start:] + self._servers[:start]
             return sorted(rotated, key=lambda server: server.in_flight)  # stable: ties keep the rotation
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, params: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         """Send to the least busy server; a server that cannot be reached is skipped (nothing reached it)."""
+        params = {"token": self._token, **(params or {})}
         error: Exception | None = None
         for server in self._by_load():
             with self._lock:
                 server.in_flight += 1
             try:
-                response = server.client.request(
-                    method, path, params={"token": self._token, **kwargs.pop("params", {})}, **kwargs
-                )
+                response = server.client.request(method, path, params=params, **kwargs)
                 response.raise_for_status()
                 return response
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
