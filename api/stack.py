@@ -35,7 +35,7 @@ RASA_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
 }
 # Serving: a turn runs tiny TensorFlow graphs, where thread pools cost more than they give; one thread each also
-# leaves the other core to the second Rasa server and the API (bench: Rasa CPU per turn 75 → 59 ms).
+# leaves the other core to the second Rasa server and the API (docs/benchmarks.md, Chat speed).
 RASA_SERVE_ENV = {
     **RASA_ENV,
     "TF_INTER_OP_PARALLELISM_THREADS": "1",
@@ -191,7 +191,7 @@ class Stack:
         elif name.startswith("rasa-"):
             url = s.rasa_urls[int(name.removeprefix("rasa-")) - 1]
             endpoints = write_endpoints(s, s.data_dir / "rasa-endpoints.yml")
-            # bot/launch_rasa.py: the Rasa CLI with jsonschema validation memoised (see its docstring)
+            # bot/launch_rasa.py: the Rasa CLI with memoised lookups and a lighter model load (see its docstring)
             cmd = [
                 str(RASA_VENV / "bin" / "python"), str(BOT_DIR / "launch_rasa.py"), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(urlparse(url).port),
                 "--auth-token", s.rasa_token, "--model", str(self.model), "--endpoints", str(endpoints),

@@ -86,7 +86,6 @@ def _load_models_without_training_graph() -> None:
     def load_weights_then_trace(self, *args, **kwargs):
         result = load_weights(self, *args, **kwargs)
         self.run_eagerly = False  # predictions run as a traced tf.function again
-        self._run_eagerly = False
         return result
 
     RasaModel.compile = compile_eagerly

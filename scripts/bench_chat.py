@@ -51,37 +51,45 @@ def pct(samples: list[float]) -> str:
     return f"p50 {statistics.median(samples):.0f} ms, p95 {q[94]:.0f} ms (n={len(samples)})"
 
 
-def memory_mb(pid: int, field: str = "Rss") -> float:
-    """Rss or Pss of a process and its children (Rasa spawns helpers). Pss splits pages shared between processes
-    (TensorFlow's libraries in two Rasa servers) among them, so it sums to what the stack really occupies."""
-    total = 0
-    pids = [pid]
-    while pids:
-        p = pids.pop()
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (Rasa spawns helpers); processes that ended meanwhile are left out."""
+    found, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         try:
-            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
-            total += int(
-                next(line for line in rollup.splitlines() if line.startswith(f"{field}:")).split()[1]
-            )
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-            pids += [int(c) for c in children]
-        except (FileNotFoundError, StopIteration, ProcessLookupError, PermissionError):
+            pending += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+            found.append(p)
+        except (FileNotFoundError, ProcessLookupError):
             continue
+    return found
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return ""
+
+
+def memory_mb(pid: int, field: str = "Rss") -> float:
+    """Rss or Pss of a process tree. Pss splits pages shared between processes (TensorFlow's libraries in two Rasa
+    servers) among them, so it sums to what the stack really occupies."""
+    total = 0
+    for p in process_tree(pid):
+        lines = _read(f"/proc/{p}/smaps_rollup").splitlines()
+        total += sum(int(line.split()[1]) for line in lines if line.startswith(f"{field}:"))
     return total / 1024
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children."""
-    total, pids = 0, [pid]
-    while pids:
-        p = pids.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process tree."""
+    ticks = 0
+    for p in process_tree(pid):
+        stat = _read(f"/proc/{p}/stat")
+        if stat:
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def turn(client: httpx.Client, session: str, text: str) -> float:
