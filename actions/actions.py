@@ -34,6 +34,8 @@ def answer_events(reply: dict[str, Any]) -> list[EventType]:
     events: list[EventType] = []
     if reply.get("region") and reply.get("kind") in ("answer", "smalltalk"):
         events.append(SlotSet("region", reply["region"]))
+    if reply.get("kind") == "clarify" and reply.get("query"):  # "广西" next re-answers the question asked
+        events.append(SlotSet("last_query", reply["query"]))
     if reply.get("kind") == "answer":
         events += [
             SlotSet("last_query", reply.get("query")),

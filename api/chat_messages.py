@@ -36,6 +36,19 @@ class ChatMessage(BaseModel):
     buttons: list[ChatButton] = Field(default_factory=list)
 
 
+def declined_message(text: str) -> tuple[ChatMessage, str] | None:
+    """The refusal for a message the gateway answers itself (and its reason), or None to ask the dialogue."""
+    from knowledge.answering import refuse
+    from knowledge.guardrails import decline_before_dialogue
+
+    refusal = decline_before_dialogue(text)
+    if refusal is None:
+        return None
+    reply = refuse(refusal.message, refusal.code)
+    buttons = [ChatButton(title=b.title, payload=b.payload) for b in reply.buttons]
+    return ChatMessage(kind="refuse", text=reply.text, buttons=buttons), refusal.code
+
+
 def merge_rasa_output(entries: list[dict[str, Any]]) -> list[ChatMessage]:
     """Rasa's REST channel returns text, buttons and custom payloads as separate entries: join them.
 

@@ -106,18 +106,21 @@ def search(
 @eval_app.command("retrieval")
 def eval_retrieval(
     path: Path,
-    rankers: Annotated[str, typer.Option(help="comma list of dense,words,chars")] = "dense,words,chars",
+    rankers: Annotated[
+        str, typer.Option(help="comma list of dense,words,chars,route")
+    ] = "dense,words,chars,route",
     show_misses: bool = False,
 ) -> None:
     """R@1, R@5, MRR@10 per question type (hit rule of shared/eval/README.md)."""
-    from knowledge import default_retriever
+    from knowledge import default_retriever, default_route
     from knowledge.evaluation import evaluate_retrieval, load_items
 
     retriever = default_retriever()
     chosen = tuple(r.strip() for r in rankers.split(",") if r.strip())
+    route = default_route() if "route" in chosen else None
     items = load_items(path)
     scores, ranks = evaluate_retrieval(
-        items, lambda q: [h.quote for h in retriever.search(q, top_k=10, rankers=chosen).hits]
+        items, lambda q: [h.quote for h in retriever.search(q, top_k=10, rankers=chosen, route=route).hits]
     )
     typer.echo(f"rankers: {'+'.join(chosen)}")
     typer.echo(f"{'type':<18}{'n':>4}{'R@1':>8}{'R@5':>8}{'MRR@10':>9}")
@@ -129,61 +132,145 @@ def eval_retrieval(
 
 @eval_app.command("chat")
 def eval_chat(
-    path: Path,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="question sets (dev_questions.jsonl) and/or conversations files (rows with turns)"
+        ),
+    ],
     url: Annotated[
         str | None, typer.Option(help="API base URL of a running stack (default: settings)")
     ] = None,
     direct: Annotated[bool, typer.Option(help="score the answer composer in-process, without Rasa")] = False,
     verbose: bool = False,
 ) -> None:
-    """Chat accuracy per question type (rule of shared/eval/README.md), one fresh session per question."""
+    """Chat accuracy (rules of shared/eval/README.md), answer length, and figures the replies state that their
+    quotes do not. A question set is scored per type, one fresh session per question; a conversations file
+    turn by turn, one session per conversation."""
     import uuid
+    from collections.abc import Callable
 
     import httpx
 
-    from knowledge.evaluation import ChatTurn, load_items, score_chat, summarise_chat
+    from knowledge.evaluation import (
+        ChatMessage,
+        ChatTurn,
+        answer_length_report,
+        figure_report,
+        is_conversation_file,
+        load_conversations,
+        load_items,
+        score_chat,
+        score_conversation_turn,
+        summarise_chat,
+        summarise_conversations,
+    )
     from knowledge.sources import load_sources
 
     settings = get_settings()
     texts = {d.file_name: d.text for d in load_sources(settings.sources_dir)}
-    items = load_items(path)
+    Session = Callable[[str], ChatTurn]  # sends one message of a conversation, returns the turn's replies
     if direct:
-        from knowledge import default_retriever
-        from knowledge.answering import compose_answer
+        from knowledge import default_retriever, default_route
+        from knowledge.answering import Context, compose_answer
         from knowledge.catalogue.loader import load_catalogue
 
         catalogue = load_catalogue(load_sources(settings.sources_dir))
         retriever = default_retriever()
+        route = default_route()
 
-        def ask(question: str) -> ChatTurn:
-            r = compose_answer(question, retriever=retriever, catalogue=catalogue, source_texts=texts)
-            return ChatTurn(kinds=[r.kind], text=r.text, citations=[c.model_dump() for c in r.citations])
+        def new_session() -> Session:
+            context = Context()
+
+            def ask(message: str) -> ChatTurn:
+                nonlocal context
+                r = compose_answer(
+                    message,
+                    retriever=retriever,
+                    catalogue=catalogue,
+                    source_texts=texts,
+                    context=context,
+                    route=route,
+                )
+                # What the dialogue manager keeps (actions.answer_events): the region once named, the last answer's query
+                region = r.region if r.region and r.kind in ("answer", "smalltalk") else context.region
+                last_query = r.query if r.kind in ("answer", "clarify") else context.last_query
+                context = Context(last_query=last_query, region=region)
+                cited = [c.model_dump() for c in r.citations]
+                return ChatTurn.of([ChatMessage(kind=r.kind, text=r.text, citations=cited)])
+
+            return ask
     else:
         client = httpx.Client(base_url=url or f"http://{settings.api_host}:{settings.api_port}", timeout=60)
 
-        def ask(question: str) -> ChatTurn:
-            r = client.post(
-                "/v1/chat", json={"session_id": f"eval-{uuid.uuid4().hex[:12]}", "message": question}
-            )
-            r.raise_for_status()
-            messages = r.json()["messages"]
-            return ChatTurn(
-                kinds=[m["kind"] for m in messages],
-                text="\n".join(m["text"] for m in messages),
-                citations=[c for m in messages for c in m["citations"]],
-            )
+        def new_session() -> Session:
+            session_id = f"eval-{uuid.uuid4().hex[:12]}"
 
-    results = {}
-    for item in items:
-        turn = ask(item.question)
-        ok = score_chat(item, turn, texts)
-        results[item.id] = (item, ok)
-        if verbose or not ok:
-            typer.echo(
-                f"{'✓' if ok else '✗'} {item.id} {item.type:<16} {item.question}  → {','.join(turn.kinds)}"
+            def ask(message: str) -> ChatTurn:
+                r = client.post("/v1/chat", json={"session_id": session_id, "message": message})
+                r.raise_for_status()
+                return ChatTurn.of([ChatMessage.model_validate(m) for m in r.json()["messages"]])
+
+            return ask
+
+    def head(turn: ChatTurn) -> str:
+        return turn.text.replace("\n", " ⏎ ")[:80]
+
+    for path in paths:
+        replies: dict[str, ChatTurn] = {}
+        in_scope: list[ChatTurn] = []  # whose answers are measured
+        if is_conversation_file(path):
+            conversations = load_conversations(path)
+            typer.secho(
+                f"== {path.name}: {len(conversations)} conversations, "
+                f"{sum(len(c.turns) for c in conversations)} turns",
+                bold=True,
             )
-    for name, value in summarise_chat(results).items():
-        typer.echo(f"{name:<18}{value:.3f}")
+            verdicts: dict[str, list[bool]] = {}
+            for conversation in conversations:
+                ask = new_session()
+                for i, turn in enumerate(conversation.turns, 1):
+                    key = f"{conversation.id}.{i}"
+                    reply = replies[key] = ask(turn.message)
+                    score = score_conversation_turn(turn, reply)
+                    verdicts.setdefault(conversation.id, []).append(score.ok)
+                    if verbose or not score.ok:
+                        why = f"  ({score.why()})" if not score.ok else ""
+                        typer.echo(
+                            f"{'✓' if score.ok else '✗'} {key:<6} {turn.message[:30]}  → {','.join(reply.kinds)}"
+                            f" [expect {'|'.join(turn.expect_kind)}]{why}"
+                        )
+                        typer.echo(f"      {head(reply)}")
+            in_scope = list(replies.values())
+            if direct:
+                typer.echo("(direct: without Rasa, turns expecting smalltalk, handoff or form cannot pass)")
+            s = summarise_conversations(verdicts)
+            typer.echo(f"{'conversations right':<22}{s.conversations_right}/{s.conversations}")
+            typer.echo(f"{'turns right':<22}{s.turns_right}/{s.turns}")
+        else:
+            items = load_items(path)
+            typer.secho(f"== {path.name}: {len(items)} questions", bold=True)
+            results = {}
+            for item in items:
+                reply = replies[item.id] = new_session()(item.question)
+                ok = score_chat(item, reply, texts)
+                results[item.id] = (item, ok)
+                if item.type in ("resident", "operator"):
+                    in_scope.append(reply)
+                if verbose or not ok:
+                    typer.echo(
+                        f"{'✓' if ok else '✗'} {item.id} {item.type:<16} {item.question}  → {','.join(reply.kinds)}"
+                    )
+                    if verbose:
+                        typer.echo(f"      {head(reply)}")
+            for name, value in summarise_chat(results).items():
+                typer.echo(f"{name:<22}{value:.3f}")
+        for name, stats in answer_length_report(in_scope).items():
+            typer.echo(f"{name:<22}n={stats.n}  median {stats.median:g}  p90 {stats.p90}  (characters)")
+        unquoted = figure_report(replies)
+        for key, found in unquoted.items():
+            typer.echo(f"  unquoted figure  {key}  {'、'.join(found)}")
+        typer.echo(f"{'figures_unquoted':<22}{len(unquoted)}")
 
 
 @catalogue_app.command("validate")

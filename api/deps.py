@@ -17,6 +17,7 @@ from knowledge.catalogue.editing import CatalogueStore
 from knowledge.catalogue.loader import Catalogue
 from knowledge.library import DocumentLibrary
 from knowledge.retrieval import Retriever
+from knowledge.service_route import RouteIndex
 from knowledge.settings import Settings
 
 
@@ -36,6 +37,11 @@ def get_catalogue(request: Request) -> Catalogue:
     # The store re-reads its revision pointer at most once a second, so a catalogue edit published by
     # any replica is served here without a restart.
     return request.app.state.catalogue_store.catalogue()
+
+
+def get_route(request: Request) -> RouteIndex:
+    """The question → service route of the catalogue revision being served (rebuilt when it changes)."""
+    return request.app.state.route.index(request.app.state.catalogue_store.catalogue())
 
 
 def get_conversations(request: Request) -> ConversationStore:
@@ -106,6 +112,7 @@ def require_role(*roles: str):
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
+RouteDep = Annotated[RouteIndex, Depends(get_route)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 CatalogueStoreDep = Annotated[CatalogueStore, Depends(get_catalogue_store)]
 ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]

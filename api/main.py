@@ -40,6 +40,7 @@ from api.routes import auth as auth_routes
 from knowledge.catalogue.editing import CatalogueStore
 from knowledge.library import DocumentLibrary
 from knowledge.retrieval import Retriever
+from knowledge.service_route import ServiceRoute
 from knowledge.settings import REPO_ROOT, Settings, get_settings
 from knowledge.sources import load_sources
 
@@ -62,8 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit = AuditLog(settings)
         app.state.answer_cache = AnswerCache()
         app.state.retriever = Retriever(settings)
+        app.state.route = ServiceRoute(app.state.retriever.embedder, app.state.retriever.store.client)
         if app.state.retriever.store.current_version():
             app.state.retriever.embedder.load()  # pay the model load at start, not on the first question
+            app.state.route.index(app.state.catalogue_store.catalogue())  # and the route's index
         # Citations resolve against every text ever published (uploads included), not the shipped dir.
         app.state.library = DocumentLibrary(settings, app.state.retriever.store)
         app.state.library.ensure_seeded()

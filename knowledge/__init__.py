@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from knowledge.retrieval import Retriever, SearchResult
+    from knowledge.service_route import RouteIndex
 
 
 @cache
@@ -20,9 +21,22 @@ def default_retriever() -> Retriever:
     return Retriever(get_settings())
 
 
+@cache
+def default_route() -> RouteIndex:
+    """The question → service route of the shipped catalogue (the API serves its published revision)."""
+    from knowledge.catalogue.loader import load_catalogue
+    from knowledge.service_route import ServiceRoute
+    from knowledge.settings import get_settings
+    from knowledge.sources import load_sources
+
+    retriever = default_retriever()
+    catalogue = load_catalogue(load_sources(get_settings().sources_dir))
+    return ServiceRoute(retriever.embedder, retriever.store.client).index(catalogue)
+
+
 def search(query: str, top_k: int = 5, region: str | None = None) -> SearchResult:
-    """Hybrid search over the current index version with the default settings."""
-    return default_retriever().search(query, top_k=top_k, region=region)
+    """Hybrid search (with the question → service route) over the current index version, default settings."""
+    return default_retriever().search(query, top_k=top_k, region=region, route=default_route())
 
 
-__all__ = ["default_retriever", "search"]
+__all__ = ["default_retriever", "default_route", "search"]

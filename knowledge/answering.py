@@ -16,10 +16,26 @@ from pydantic import BaseModel, Field
 from knowledge.catalogue.loader import Catalogue
 from knowledge.catalogue.models import COST_LABELS, ResolvedCitation, Service
 from knowledge.chunking import display_text, sentence_spans
-from knowledge.guardrails import asks_for_amount, check_question, states_money_figure
+from knowledge.figures import figures
+from knowledge.guardrails import (
+    asks_for_amount,
+    asks_for_indicator,
+    check_question,
+    claimed_money_figures,
+    states_money_figure,
+)
 from knowledge.lexical import char_bigrams, expand_query, word_tokens
+from knowledge.listings import (
+    Listing,
+    asks_for_listing,
+    box_listing,
+    box_number,
+    category_listing,
+    named_categories,
+)
 from knowledge.regions import detect_regions
 from knowledge.retrieval import Hit, Retriever
+from knowledge.service_route import RouteIndex
 from knowledge.sources import REGION_NAMES, REGIONS, Region
 
 ReplyKind = Literal["answer", "clarify", "refuse", "handoff", "form", "smalltalk"]
@@ -66,6 +82,9 @@ class Reply(BaseModel):
     region: Region | None = None
     services: list[str] = Field(default_factory=list)
     reason: str | None = None  # why it declined, for insights
+    # How the reply was produced (extractive / listing / indicator_row / indicator_text / clarify_region /
+    # declined), so an operator can see why the bot said what it said.
+    produced_by: str | None = None
 
 
 class Context(BaseModel):
@@ -79,6 +98,7 @@ def refuse(message: str, reason: str) -> Reply:
         text=f"{message}如需进一步帮助，可以转人工客服。",
         buttons=[Button(**HANDOFF_BUTTON)],
         reason=reason,
+        produced_by="declined",
     )
 
 
@@ -200,18 +220,32 @@ def _citation(hit: Hit, start: int, end: int, source_text: str) -> Citation:
 
 def _render(hit: Hit, quote: str) -> str:
     if hit.kind == "table_row" and hit.fields:
-        f = hit.fields
-        name = f.get("指标", "")
-        unit = f.get("单位", "")
-        values = "，".join(
-            f"{k} {v}{unit if v and v[-1].isdigit() else ''}"
-            for k, v in f.items()
-            if k[:2].isdigit() or k == "目标值"
-        )
-        kind = f.get("指标性质") or f.get("属性") or ""
-        return f"{name}：{values}" + (f"（{kind}）" if kind else "")
+        return render_row(hit.fields)
     text = display_text(quote)
     return re.sub(r"^-?\s*\d+[.．、]\s*", "", text)
+
+
+_VALUE_COLUMN = re.compile(r"^(19|20)\d\d年|目标值|完成值")
+
+
+def render_row(fields: dict[str, str]) -> str:
+    """An indicator-table row in words: each year's value with the unit (a compound unit such as 1/10万 is
+    named once instead), then whether the target is binding (约束性) or expected (预期性)."""
+    name = re.sub(r"\s*[¹²³⁴⁵⁶⁷⁸⁹⁰]+$", "", fields.get("指标", "")).strip()
+    unit = fields.get("单位", "").strip()
+    simple_unit = bool(unit) and not re.search(r"[\d/]", unit)
+    values = []
+    for column, value in fields.items():
+        value = value.strip()
+        if not _VALUE_COLUMN.search(column) or not value:
+            continue
+        label = column.replace("情况", "").replace("完成值", "").replace("目标值", "目标").strip() or column
+        label = label.replace("年目标", "年规划目标")
+        numeric = bool(re.fullmatch(r"[<>≤≥]?\s*[\d.]+", value))
+        values.append(f"{label} {value}{unit if numeric and simple_unit else ''}")
+    kind = fields.get("指标性质") or fields.get("属性") or ""
+    unit_note = f"（单位：{unit}）" if unit and not simple_unit else ""
+    return f"{name}：{'，'.join(values)}{unit_note}" + (f"，{kind}指标" if kind else "")
 
 
 # --- services ------------------------------------------------------------------------------------
@@ -240,28 +274,182 @@ def _service_line(s: Service) -> str:
     return f"{s.name}（{cost}）" if s.cost != "not_stated" else s.name
 
 
-# --- box listings (operators: "专栏3 一共几项？分别是什么？") ---------------------------------------
-_LIST_QUESTION = re.compile(r"(几项|多少项|哪几项|哪些项目|分别是|都有哪些|包括哪些|一共几)")
-
-
-def box_listing(hits: list[Hit], retriever: Retriever) -> tuple[str, list[Hit]] | None:
-    top = hits[0]
-    if top.kind != "box_item" or "专栏" not in top.section:
+# --- listings (operators: "专栏3 一共几项？分别是什么？", "宁夏清单里弱有所扶包括哪些") -------------------
+def _listing_reply(
+    question: str, region: Region | None, hits: list[Hit], retriever: Retriever
+) -> Reply | None:
+    """A listing read off the parsed structure, or None when the question names no list we can find."""
+    chunks = retriever.snapshot().chunks
+    number = box_number(question)
+    if number is None and hits and hits[0].kind == "box_item":
+        number = next((p[2:] for p in hits[0].section.split(" › ") if p.startswith("专栏")), None)
+        region = region or hits[0].region
+    listings: list[tuple[Region, Listing]] = []
+    for r in [region] if region else list(REGIONS):
+        for category in named_categories(question):
+            if found := category_listing(chunks, r, category):
+                listings.append((r, found))
+        if not listings and number and (found := box_listing(chunks, r, number)):
+            listings.append((r, found))
+    if not listings:
         return None
-    box_path = top.section.rsplit(" › ", 1)[0]
-    items = [
-        c
-        for c in retriever.snapshot().chunks
-        if c.kind == "box_item" and c.section.rsplit(" › ", 1)[0] == box_path
-    ]
-    seen: list[str] = []
-    for c in items:
-        label = c.section.rsplit(" › ", 1)[1]
-        if label not in seen:
-            seen.append(label)
-    box_title = top.section_titles[-2] if len(top.section_titles) >= 2 else box_path
-    names = "；".join(re.sub(r"^\d+\.\s*", "", label) for label in seen)
-    return f"{box_title}共 {len(seen)} 项：{names}。", hits
+    if len({r for r, _ in listings}) > 1:  # 专栏3 exists in both plans: which one?
+        return _ask_region("两个规划的专栏编号各不相同。", query=question)
+    lines, citations = [], []
+    for r, listing in listings:
+        if listing.total is not None:  # the text states its own total: quote the list sentence itself
+            chunk = listing.quotes[0]
+            lines.append(
+                f"【{REGION_NAMES[r]}】基本公共服务项目清单“{listing.heading}”：{display_text(chunk.quote)}"
+            )
+            citations.append(_chunk_citation(chunk, chunk.start, chunk.end))
+        else:
+            numbered = "；".join(f"{i}. {item}" for i, item in enumerate(listing.items, 1))
+            lines.append(f"【{REGION_NAMES[r]}】{listing.heading}共 {len(listing.items)} 项：{numbered}。")
+            for chunk in listing.quotes:  # each item's title sentence, so every item is cited
+                a, b = sentence_spans(chunk.quote, 0, len(chunk.quote))[0]
+                citations.append(_chunk_citation(chunk, chunk.start + a, chunk.start + b))
+    return Reply(
+        kind="answer",
+        text="\n".join(lines),
+        citations=citations,
+        query=question,
+        region=listings[0][0],
+        produced_by="listing",
+    )
+
+
+def _chunk_citation(chunk, start: int, end: int) -> Citation:
+    offset = start - chunk.start
+    return Citation(
+        source=chunk.source,
+        title=chunk.title,
+        region=chunk.region,
+        section=chunk.section,
+        quote=chunk.quote[offset : offset + end - start],
+        start=start,
+        end=end,
+        valid_from=chunk.valid_from,
+        valid_to=chunk.valid_to,
+    )
+
+
+def _ask_region(why: str, query: str) -> Reply:
+    return Reply(
+        kind="clarify",
+        text=f"{why}请问您问的是广西还是宁夏？",
+        buttons=[Button(title="广西", payload="广西"), Button(title="宁夏", payload="宁夏")],
+        query=query,
+        produced_by="clarify_region",
+    )
+
+
+# --- indicators ("2025年目标是多少") -----------------------------------------------------------------
+MISSING_TABLES = {"ningxia": "宁夏规划的主要指标表（专栏1）在现有文本中缺失，只剩注释。"}
+
+
+# What the indicator tables measure (rates, per-capita and per-thousand figures, targets): asked without a
+# region these need one; asked of a region whose table is missing they are declined, not guessed.
+_TABLE_INDICATOR = re.compile(
+    r"率|比例|比重|占比|每[千万百]|人均|指标|目标值|预期寿命|床位数|年限|覆盖面|约束性|预期性|十四五末|2025年?.{0,12}目标"
+)
+
+
+def _indicator_reply(
+    query: str, region: Region, hits: list[Hit], source_texts, table_like: bool
+) -> Reply | None:
+    """The indicator rows (2020 value, 2025 target, unit, 约束性/预期性) or sentences stating the figure —
+    only from the region asked about, only when they share the indicator's words and speak of the period
+    asked about; otherwise decline. A question may name several indicators ("A和B各是多少")."""
+    terms = _query_terms(query)
+    rows: list[Hit] = []
+    sentences: list[tuple[Hit, int, int]] = []
+    for h in rerank([h for h in hits if h.region == region], terms)[:6]:
+        if _other_period(query, h, h.quote):
+            continue
+        if h.kind == "table_row" and h.fields:
+            # The row must be the indicator asked about: most of its name is in the question (the first
+            # row a little less strictly, so "每千人有几张病床" still finds 每千人口医疗卫生机构床位数).
+            if (
+                _name_in_question(h.fields.get("指标", ""), query) >= (0.6 if rows else 0.35)
+                and len(rows) < 4
+            ):
+                rows.append(h)
+        elif not rows:
+            a, b = best_span(h, terms, 160)
+            quote = source_texts[h.source][a:b]
+            stated = any(
+                re.search(r"\d", f.text) for f in figures(quote)
+            )  # "十四个五年规划" states no figure
+            if stated and subject_coverage(query, quote) >= 0.6 and len(sentences) < 2:
+                sentences.append((h, a, b))
+    if rows:
+        table = next((t for t in reversed(rows[0].section_titles[:-1]) if "专栏" in t), rows[0].section)
+        return Reply(
+            kind="answer",
+            text=f"根据{rows[0].title}{table}：\n" + "\n".join(f"• {render_row(h.fields)}" for h in rows),
+            citations=[_citation(h, h.start, h.end, source_texts[h.source]) for h in rows],
+            query=query,
+            region=region,
+            produced_by="indicator_row",
+        )
+    if sentences:
+        lines = [f"根据{sentences[0][0].title}："]
+        lines += [
+            f"• {_render(h, source_texts[h.source][a:b])}（{doc_label(h.title)} {h.section.replace(' › ', ' ')}）"
+            for h, a, b in sentences
+        ]
+        return Reply(
+            kind="answer",
+            text="\n".join(lines),
+            citations=[_citation(h, a, b, source_texts[h.source]) for h, a, b in sentences],
+            query=query,
+            region=region,
+            produced_by="indicator_text",
+        )
+    if not table_like:  # a count in running text ("建几个中心"): the ordinary answer path reads it out
+        return None
+    missing = MISSING_TABLES.get(region, "")
+    return refuse(
+        f"{REGION_NAMES[region]}规划原文里没有找到这项指标的数值，我不能给出数字，也不会借用别的地区或别的指标的数。{missing}",
+        "indicator_not_in_text",
+    )
+
+
+_ASKING = re.compile(
+    r"20\d\d年?|“?十[三四]五”?末?|目标值?|要达到|达到|提高到|多少|几个?|定了|规划|约束性|预期性|还是|指标|是|的|了|要|有|到|呢|吗"
+)
+
+
+def subject_coverage(query: str, text: str) -> float:
+    """Share of what the question is about (its character bigrams once places, years and the asking
+    words are gone) that a text contains: a figure counts only when it is about the indicator asked."""
+    from knowledge.regions import place_names
+
+    subject = query
+    for name in sorted(place_names(), key=len, reverse=True):
+        subject = subject.replace(name, " ")
+    grams = set(char_bigrams(_ASKING.sub(" ", subject))) - {""}
+    grams = {g for g in grams if not any(ch.isdigit() for ch in g)}
+    return sum(1 for g in grams if g in text) / len(grams) if grams else 0.0
+
+
+def _name_in_question(name: str, query: str) -> float:
+    grams = set(char_bigrams(re.sub(r"[\s¹²³⁴⁵⁶⁷⁸⁹⁰]", "", name)))
+    asked = re.sub(r"\s", "", expand_query(query))
+    return sum(1 for g in grams if g in asked) / len(grams) if grams else 0.0
+
+
+_TARGET = re.compile(r"目标|要达到|达到多少|到2025|2025年|十四五末|“十四五”末")
+
+
+def _other_period(query: str, hit: Hit, quote: str) -> bool:
+    """A 十三五 result offered for a 十四五 target: "到“十三五”末……达到76.58岁", a sentence of 第一章 规划背景
+    (the review of the last period) or a row of the 十三五 completion table is no 2025 target."""
+    if not _TARGET.search(query) or "十三五" in query:
+        return False
+    looks_back = bool(hit.section_titles) and "规划背景" in hit.section_titles[0]
+    return looks_back or ("十三五" in quote and not re.search(r"2025|十四五", quote))
 
 
 # --- the answer -----------------------------------------------------------------------------------
@@ -273,6 +461,7 @@ def compose_answer(
     source_texts: dict[str, str],
     region: Region | None = None,
     context: Context | None = None,
+    route: RouteIndex | None = None,
 ) -> Reply:
     context = context or Context()
     if refusal := check_question(question):
@@ -289,8 +478,18 @@ def compose_answer(
     if len(mentioned) == 2 and not switched:
         region = None
 
-    result = retriever.search(query, top_k=10, region=region)
+    result = retriever.search(query, top_k=10, region=region, route=route)
     hits = result.hits
+    if asks_for_listing(query) and (listing := _listing_reply(query, region, hits, retriever)):
+        return listing
+    if asks_for_indicator(query) and not asks_for_amount(query):
+        table_like = bool(_TABLE_INDICATOR.search(query))
+        if (
+            region is None and table_like
+        ):  # two plans, two sets of targets: a figure without its region misleads
+            return _ask_region("两地规划的指标和目标值各不相同。", query=query)
+        if region is not None and (reply := _indicator_reply(query, region, hits, source_texts, table_like)):
+            return reply
     if not hits or not _confident(hits):
         return refuse("抱歉，广西、宁夏的公共服务规划里没有找到能回答这个问题的内容。", "low_confidence")
 
@@ -315,11 +514,15 @@ def compose_answer(
         return refuse(
             "规划里没有写明具体金额或标准，我不能替规划给出数字。建议咨询当地有关部门。", "amount_not_stated"
         )
+    claimed = claimed_money_figures(question)
+    if claimed and not all(_figure_quoted(f, citations) for f in claimed):
+        return refuse(
+            f"规划里没有写“{'、'.join(claimed)}”这个金额，我不能确认它。规划只写了服务内容，没有写这个数字；"
+            "具体标准请以当地有关部门公布的为准。",
+            "unstated_amount",
+        )
 
-    listing = box_listing(hits, retriever) if _LIST_QUESTION.search(question) else None
     lines: list[str] = []
-    if listing:
-        lines.append(listing[0])
     for r, picks in sections:
         if len(sections) > 1:
             lines.append(f"【{REGION_NAMES[r]}】")
@@ -350,7 +553,13 @@ def compose_answer(
         query=query,
         region=region,
         services=[s.id for s in services],
+        produced_by="extractive",
     )
+
+
+def _figure_quoted(figure: str, citations: list[Citation]) -> bool:
+    compact = re.sub(r"\s+", "", figure)
+    return any(compact in re.sub(r"\s+", "", c.quote) for c in citations)
 
 
 def _confident(hits: list[Hit]) -> bool:

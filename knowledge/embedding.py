@@ -143,12 +143,21 @@ class Embedder:
         self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
     ) -> tuple[np.ndarray, int]:
         """Vectors for passages, in order, and how many had to be computed (the rest came from the cache)."""
-        prefixed = [self.settings.passage_prefix + t for t in texts]
+        return self._embed_cached([self.settings.passage_prefix + t for t in texts], on_batch)
+
+    def embed_query_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Query-side vectors for many short texts, through the disk cache (the service route's questions:
+        e5 compares question with question best when both carry the query prefix)."""
+        return self._embed_cached([self.settings.query_prefix + t for t in texts])[0]
+
+    def _embed_cached(
+        self, prefixed: list[str], on_batch: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, int]:
         hashes = [_text_hash(t) for t in prefixed]
         cached = self.cache.get_many(self.model_key, hashes) if self.cache else {}
         todo = [i for i, h in enumerate(hashes) if h not in cached]
-        if on_batch and len(todo) < len(texts):
-            on_batch(len(texts) - len(todo))
+        if on_batch and len(todo) < len(prefixed):
+            on_batch(len(prefixed) - len(todo))
         size = self.settings.embed_batch_size
         for i in range(0, len(todo), size):
             batch = todo[i : i + size]

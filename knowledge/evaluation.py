@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from difflib import SequenceMatcher
 from pathlib import Path
+from statistics import median
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from knowledge.figures import unquoted_figures
 
 _WS = str.maketrans("", "", " \t\n\r\u3000\xa0")
 
@@ -89,12 +93,28 @@ def evaluate_retrieval(
 
 
 # --- chat ------------------------------------------------------------------------------------------
+class ChatMessage(BaseModel):
+    kind: str
+    text: str
+    citations: list[dict] = Field(default_factory=list)
+
+
 class ChatTurn(BaseModel):
     """What the scorer needs from a bot reply (all messages of one turn merged)."""
 
     kinds: list[str]
     text: str
     citations: list[dict]  # each with at least "source" and "quote"
+    messages: list[ChatMessage] = Field(default_factory=list)  # the messages merged, when known
+
+    @classmethod
+    def of(cls, messages: list[ChatMessage]) -> ChatTurn:
+        return cls(
+            kinds=[m.kind for m in messages],
+            text="\n".join(m.text for m in messages),
+            citations=[c for m in messages for c in m.citations],
+            messages=messages,
+        )
 
 
 def _cites_gold(citations: list[dict], quotes: list[str], source: str | None = None) -> bool:
@@ -131,3 +151,124 @@ def summarise_chat(results: dict[str, tuple[EvalItem, bool]]) -> dict[str, float
     summary["in_scope"] = round(sum(in_scope) / max(1, len(in_scope)), 3)
     summary["overall"] = round(sum(ok for _, ok in results.values()) / max(1, len(results)), 3)
     return summary
+
+
+# --- conversations (shared/eval/README.md, "Multi-turn conversations") --------------------------------
+class ConversationTurn(BaseModel):
+    message: str
+    expect_kind: list[str]
+    gold_quotes: list[str]
+    must_not_contain: list[str] = Field(default_factory=list)
+
+
+class ConversationItem(BaseModel):
+    id: str
+    region: str
+    turns: list[ConversationTurn]
+    notes: str = ""
+
+
+def is_conversation_file(path: Path) -> bool:
+    """A conversations file's rows have ``turns``; a question set's rows have ``question``."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            return "turns" in json.loads(line)
+    return False
+
+
+def load_conversations(path: Path) -> list[ConversationItem]:
+    return [
+        ConversationItem.model_validate(json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+class TurnScore(BaseModel):
+    kind_ok: bool
+    cites_ok: bool
+    forbidden: list[str]  # must_not_contain strings the replies contain
+
+    @property
+    def ok(self) -> bool:
+        return self.kind_ok and self.cites_ok and not self.forbidden
+
+    def why(self) -> str:
+        """What went wrong, for the verbose listing."""
+        reasons = [] if self.kind_ok else ["kind"]
+        if not self.cites_ok:
+            reasons.append("no gold citation")
+        if self.forbidden:
+            reasons.append("contains " + "、".join(self.forbidden))
+        return "; ".join(reasons)
+
+
+def score_conversation_turn(turn: ConversationTurn, reply: ChatTurn) -> TurnScore:
+    """A turn is right when one of its replies has an expected kind, at least one citation matches a gold quote
+    (when the turn has any: an empty list means the plans do not say, nothing to cite), and no reply contains a
+    ``must_not_contain`` string (compared without whitespace)."""
+    said = normalise(reply.text)
+    return TurnScore(
+        kind_ok=any(k in turn.expect_kind for k in reply.kinds),
+        cites_ok=not turn.gold_quotes or _cites_gold(reply.citations, turn.gold_quotes),
+        forbidden=[s for s in turn.must_not_contain if normalise(s) and normalise(s) in said],
+    )
+
+
+class ConversationSummary(BaseModel):
+    conversations: int
+    conversations_right: int
+    turns: int
+    turns_right: int
+
+
+def summarise_conversations(results: dict[str, list[bool]]) -> ConversationSummary:
+    """``results``: each conversation's turn verdicts, in order."""
+    return ConversationSummary(
+        conversations=len(results),
+        conversations_right=sum(1 for turns in results.values() if turns and all(turns)),
+        turns=sum(len(turns) for turns in results.values()),
+        turns_right=sum(sum(turns) for turns in results.values()),
+    )
+
+
+# --- answer length and figures --------------------------------------------------------------------
+class LengthStats(BaseModel):
+    n: int
+    median: float
+    p90: int
+
+
+def length_stats(texts: list[str]) -> LengthStats | None:
+    """Median and 90th percentile (nearest rank) of the texts' lengths in characters; None without texts."""
+    if not texts:
+        return None
+    lengths = sorted(len(t) for t in texts)
+    return LengthStats(n=len(lengths), median=median(lengths), p90=lengths[math.ceil(0.9 * len(lengths)) - 1])
+
+
+def answer_texts(turn: ChatTurn) -> list[str]:
+    """The texts of a turn's answer messages (the merged text when the messages are not kept)."""
+    if turn.messages:
+        return [m.text for m in turn.messages if m.kind == "answer"]
+    return [turn.text] if "answer" in turn.kinds else []
+
+
+def answer_length_report(turns: list[ChatTurn]) -> dict[str, LengthStats]:
+    """Length of the answers (``answer length``) and of their first line (``lead line``, answers of several lines)."""
+    texts = [t for turn in turns for t in answer_texts(turn)]
+    report = {}
+    if stats := length_stats(texts):
+        report["answer length"] = stats
+    if stats := length_stats([t.split("\n", 1)[0] for t in texts if "\n" in t.strip()]):
+        report["lead line"] = stats
+    return report
+
+
+def figure_report(turns: dict[str, ChatTurn]) -> dict[str, list[str]]:
+    """For each reply that states figures none of its citations' quotes contain: those figures."""
+    report = {}
+    for key, turn in turns.items():
+        if missing := unquoted_figures(turn.text, [c["quote"] for c in turn.citations]):
+            report[key] = missing
+    return report

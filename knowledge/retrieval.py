@@ -21,6 +21,7 @@ from knowledge.embedding import Embedder, EmbeddingCache
 from knowledge.errors import InvalidQuery
 from knowledge.lexical import LexicalIndex, expand_query
 from knowledge.regions import detect_regions
+from knowledge.service_route import RouteIndex, ServiceMatch
 from knowledge.settings import Settings
 from knowledge.sources import REGIONS, Region
 from knowledge.store import VersionStore, make_client
@@ -28,8 +29,13 @@ from knowledge.store import VersionStore, make_client
 MAX_QUERY_CHARS = 500
 MAX_TOP_K = 50
 # Relative trust in each ranker, tuned on the development set (see docs/benchmarks.md).
-WEIGHTS = {"dense": 1.0, "words": 1.0, "chars": 1.0}
-RANKERS: tuple[str, ...] = ("dense", "words", "chars")
+WEIGHTS = {"dense": 1.0, "words": 1.0, "chars": 1.0, "route": 1.0}
+RANKERS: tuple[str, ...] = ("dense", "words", "chars", "route")
+# The route ranking holds the cited passages of the best-matched service, and only when the question is
+# close to one of that service's names or questions: fused unconditionally (top 3 services, any
+# similarity) it cost R@1 on both dev sets, gated it gained on both (docs/benchmarks.md).
+ROUTE_SERVICES = 1
+ROUTE_MIN_SIMILARITY = 0.93
 
 
 class Hit(BaseModel):
@@ -55,6 +61,7 @@ class SearchResult(BaseModel):
     hits: list[Hit]
     version: str
     detected_regions: list[Region]
+    services: list[ServiceMatch] = []  # catalogue services the question → service route matched
 
 
 @dataclass(frozen=True)
@@ -137,19 +144,31 @@ class Retriever:
 
     # --- search ----------------------------------------------------------------------------
     def search(
-        self, query: str, top_k: int = 5, region: str | None = None, rankers: tuple[str, ...] = RANKERS
+        self,
+        query: str,
+        top_k: int = 5,
+        region: str | None = None,
+        rankers: tuple[str, ...] = RANKERS,
+        route: RouteIndex | None = None,
     ) -> SearchResult:
-        """``rankers`` selects a subset of dense/words/chars (for ablations); fusion is the same."""
+        """``rankers`` selects a subset of dense/words/chars/route (for ablations); fusion is the same.
+        ``route`` (the catalogue's question → service index) adds the matched services' cited passages."""
         query = validate_query(query, top_k, region)
         try:
-            return self._search(self.snapshot(), query, top_k, region, rankers)
+            return self._search(self.snapshot(), query, top_k, region, rankers, route)
         except Exception as exc:  # the version vanished under us (pruned): reload once and retry
             if "does not exist" not in str(exc):
                 raise
-            return self._search(self.snapshot(force_check=True), query, top_k, region, rankers)
+            return self._search(self.snapshot(force_check=True), query, top_k, region, rankers, route)
 
     def _search(
-        self, snap: Snapshot, query: str, top_k: int, region: str | None, rankers: tuple[str, ...]
+        self,
+        snap: Snapshot,
+        query: str,
+        top_k: int,
+        region: str | None,
+        rankers: tuple[str, ...],
+        route: RouteIndex | None,
     ) -> SearchResult:
         expanded = expand_query(query)
         mentioned = detect_regions(query)
@@ -158,8 +177,8 @@ class Retriever:
 
         rankings: dict[str, list[int]] = {}
         similarity: dict[int, float] = {}
+        vector = self.embedder.embed_query(expanded) if {"dense", "route"} & set(rankers) else None
         if "dense" in rankers:
-            vector = self.embedder.embed_query(expanded)
             dense = snap.collection.query(
                 query_embeddings=[vector.tolist()],
                 n_results=pool,
@@ -177,6 +196,11 @@ class Retriever:
             rankings["words"] = top_indices(snap.lexical.word_scores(expanded), mask, pool)
         if "chars" in rankers:
             rankings["chars"] = top_indices(snap.lexical.char_scores(expanded), mask, pool)
+        services: list[ServiceMatch] = []
+        if route is not None and "route" in rankers:
+            services = route.match(expanded, vector, region)
+            trusted = [m for m in services if m.similarity >= ROUTE_MIN_SIMILARITY][:ROUTE_SERVICES]
+            rankings["route"] = _cited_chunks(snap, route, trusted)
         fused = rrf(rankings, self.settings.rrf_k, WEIGHTS)
         if region is None and len(mentioned) == 1:
             for idx in fused:
@@ -184,7 +208,18 @@ class Retriever:
                     fused[idx] *= self.settings.region_boost
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:top_k]
         hits = [_hit(snap.chunks[i], score, similarity.get(i)) for i, score in best]
-        return SearchResult(hits=hits, version=snap.version, detected_regions=mentioned)
+        return SearchResult(hits=hits, version=snap.version, detected_regions=mentioned, services=services)
+
+
+def _cited_chunks(snap: Snapshot, route: RouteIndex, services: list[ServiceMatch]) -> list[int]:
+    """Chunks holding the matched services' citations, best service first (a replaced plan simply has none)."""
+    ranking: list[int] = []
+    for match in services:
+        for source, start, end in route.citations.get(match.service_id, []):
+            for i, c in enumerate(snap.chunks):
+                if c.source == source and c.start < end and start < c.end and i not in ranking:
+                    ranking.append(i)
+    return ranking
 
 
 def _hit(chunk: Chunk, score: float, similarity: float | None) -> Hit:

@@ -46,6 +46,21 @@ def retriever(settings, ingested):
     return Retriever(settings)
 
 
+@pytest.fixture(scope="session")
+def catalogue(sources):
+    from knowledge.catalogue.loader import load_catalogue
+
+    return load_catalogue(sources)
+
+
+@pytest.fixture(scope="session")
+def route(retriever, catalogue):
+    """The question → service route of the shipped catalogue, indexed in the test data dir's Chroma."""
+    from knowledge.service_route import ServiceRoute
+
+    return ServiceRoute(retriever.embedder, retriever.store.client).index(catalogue)
+
+
 @pytest.fixture
 def extra_sources(tmp_path) -> Path:
     """The shipped plans plus a small third document, as a separate source directory."""

@@ -6,7 +6,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.conversations import Unanswered
-from api.deps import AnswerCacheDep, CatalogueStoreDep, ConversationsDep, RetrieverDep, SourceTextsDep
+from api.deps import (
+    AnswerCacheDep,
+    CatalogueStoreDep,
+    ConversationsDep,
+    RetrieverDep,
+    RouteDep,
+    SourceTextsDep,
+)
 from knowledge.answering import Context, Reply, compose_answer
 from knowledge.retrieval import MAX_QUERY_CHARS
 from knowledge.sources import Region
@@ -26,6 +33,7 @@ class AnswerRequest(BaseModel):
 def answer(
     body: AnswerRequest,
     retriever: RetrieverDep,
+    route: RouteDep,
     catalogue_store: CatalogueStoreDep,
     sources: SourceTextsDep,
     conversations: ConversationsDep,
@@ -48,6 +56,7 @@ def answer(
             source_texts=sources,
             region=body.region,
             context=body.context,
+            route=route,
         ),
     )
     if reply.kind == "refuse":  # what the knowledge base is missing, for the admins' insights page

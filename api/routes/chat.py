@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 
-from api.chat_messages import ChatMessage, merge_rasa_output
-from api.conversations import ConversationStore, HistoryEntry
+from api.chat_messages import ChatMessage, declined_message, merge_rasa_output
+from api.conversations import ConversationStore, HistoryEntry, Unanswered
 from api.deps import ConversationsDep, RasaDep, SettingsDep
 from api.events import event_stream
 from api.rasa_client import RasaClient, RasaUnavailable
@@ -57,6 +57,15 @@ def chat(
         conversations.append(sid, HistoryEntry(role="user", text=body.message))
         conversations.publish("resident_message", {"session_id": sid, "text": body.message})
         return ChatResponse(messages=[])  # the operator answers; the widget shows it via history/events
+    if declined := declined_message(body.message):  # never reaches the form, whatever NLU would say
+        message, reason = declined
+        conversations.append(
+            sid,
+            HistoryEntry(role="user", text=body.message),
+            HistoryEntry(role="bot", text=message.text, message=message),
+        )
+        conversations.record_unanswered(Unanswered(question=body.message, reason=reason))
+        return ChatResponse(messages=[message])
     if not conversations.mark_last_delivered(sid, body.message):
         conversations.append(sid, HistoryEntry(role="user", text=body.message, delivered=False))
     try:

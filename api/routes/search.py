@@ -3,8 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.deps import RetrieverDep
+from api.deps import RetrieverDep, RouteDep
 from knowledge.retrieval import MAX_QUERY_CHARS, MAX_TOP_K, Hit
+from knowledge.service_route import ServiceMatch
 from knowledge.sources import Region
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -29,9 +30,15 @@ class SearchResponse(BaseModel):
     hits: list[Hit]
     version: str
     detected_regions: list[Region]
+    services: list[ServiceMatch] = Field(default_factory=list, description="问题→服务路由匹配到的目录服务")
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(body: SearchRequest, retriever: RetrieverDep) -> SearchResponse:
-    result = retriever.search(body.query, top_k=body.top_k, region=body.region)
-    return SearchResponse(hits=result.hits, version=result.version, detected_regions=result.detected_regions)
+def search(body: SearchRequest, retriever: RetrieverDep, route: RouteDep) -> SearchResponse:
+    result = retriever.search(body.query, top_k=body.top_k, region=body.region, route=route)
+    return SearchResponse(
+        hits=result.hits,
+        version=result.version,
+        detected_regions=result.detected_regions,
+        services=result.services,
+    )

@@ -7,7 +7,7 @@ from knowledge.catalogue.loader import load_catalogue
 
 
 @pytest.fixture(scope="module")
-def answer(retriever, sources, source_text):
+def answer(retriever, sources, source_text, route):
     catalogue = load_catalogue(sources)
 
     def ask(question, region=None, context=None):
@@ -18,6 +18,7 @@ def answer(retriever, sources, source_text):
             source_texts=source_text,
             region=region,
             context=context,
+            route=route,
         )
 
     return ask
@@ -80,3 +81,60 @@ def test_pure_follow_up_helpers():
     assert resolve_follow_up("要钱吗", ctx) == ("公租房谁能申请 要钱吗", None)
     assert resolve_follow_up("宁夏呢", ctx) == ("公租房谁能申请", "ningxia")
     assert resolve_follow_up("残疾人就业有什么帮扶政策", ctx)[0] == "残疾人就业有什么帮扶政策"
+
+
+# --- issue 11: indicators, money vs indicator figures, listings, declines ---------------------------
+def test_indicator_question_gets_the_table_row_with_both_years(answer):
+    reply = answer("广西人均体育场地面积2025年要达到多少")
+    assert reply.kind == "answer" and reply.produced_by == "indicator_row"
+    assert "2.6平方米" in reply.text and "2.01" in reply.text and "预期性" in reply.text
+    assert any("专栏2" in c.section and "2.6" in c.quote for c in reply.citations)
+
+
+def test_several_indicators_in_one_question_get_a_row_each(answer):
+    reply = answer("广西九年义务教育巩固率和高中阶段教育毛入学率2025年目标各是多少")
+    assert reply.kind == "answer"
+    assert "九年义务教育巩固率" in reply.text and "高中阶段教育毛入学率" in reply.text
+    assert len(reply.citations) == 2
+
+
+def test_an_indicator_the_source_text_lacks_is_declined_not_borrowed(answer):
+    # Ningxia's 专栏1 table is missing from the text: neither Guangxi's row nor a 十三五 figure may stand in.
+    reply = answer("宁夏2025年人均预期寿命目标是多少")
+    assert reply.kind == "refuse" and reply.reason == "indicator_not_in_text"
+    assert not reply.citations and "76.58" not in reply.text
+
+
+def test_an_indicator_without_a_region_asks_which_one(answer):
+    reply = answer("每千人口拥有3岁以下婴幼儿托位数到2025年是多少")
+    assert reply.kind == "clarify" and {b.payload for b in reply.buttons} == {"广西", "宁夏"}
+    follow = answer("广西", context=Context(last_query=reply.query))
+    assert follow.kind == "answer" and "4.5" in follow.text
+
+
+def test_a_money_question_is_not_answered_with_an_indicator_figure(answer):
+    reply = answer("广西困难残疾人生活补贴每个月发多少钱")
+    assert reply.kind == "refuse" and reply.reason == "amount_not_stated"
+
+
+def test_a_made_up_amount_is_not_confirmed(answer):
+    reply = answer("听说宁夏给60岁以上老人每月发1000元养老补贴，是真的吗")
+    assert reply.kind == "refuse" and not reply.citations and "1000元" in reply.text
+
+
+def test_realtime_question_naming_a_city_is_declined_without_citations(answer):
+    reply = answer("柳州明天限行吗")
+    assert reply.kind == "refuse" and reply.reason == "realtime" and not reply.citations
+
+
+def test_category_listing_quotes_the_list_and_its_own_total(answer):
+    reply = answer("宁夏清单里老有所养包括哪些，共几项")
+    assert reply.kind == "answer" and reply.produced_by == "listing"
+    assert "共计4项" in reply.text and "城乡居民基本养老保险" in reply.text
+    assert any("共计4项" in c.quote for c in reply.citations)
+
+
+def test_box_listing_counts_the_numbered_items_and_cites_each(answer):
+    reply = answer("广西规划专栏3一共几项？分别是什么？")
+    assert reply.kind == "answer" and "共 5 项" in reply.text
+    assert len(reply.citations) == 5 and all("专栏3" in c.section for c in reply.citations)
