@@ -23,6 +23,7 @@ from knowledge.guardrails import (
     check_question,
     claimed_money_figures,
     states_money_figure,
+    text_states_figure,
 )
 from knowledge.lexical import char_bigrams, expand_query, word_tokens
 from knowledge.listings import (
@@ -558,8 +559,7 @@ def compose_answer(
 
 
 def _figure_quoted(figure: str, citations: list[Citation]) -> bool:
-    compact = re.sub(r"\s+", "", figure)
-    return any(compact in re.sub(r"\s+", "", c.quote) for c in citations)
+    return any(text_states_figure(c.quote, figure) for c in citations)
 
 
 def _confident(hits: list[Hit]) -> bool:

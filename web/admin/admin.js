@@ -1175,6 +1175,13 @@
     fabrication: "要求编造政策",
     personal_data: "涉及个人信息",
     transaction: "要求代办",
+    realtime: "实时信息",
+    personal_record: "查个人办件/账户",
+    personal_advice: "个人法律/医疗建议",
+    political: "政治话题",
+    fraud: "骗保/造假",
+    unstated_amount: "未写明的金额",
+    indicator_not_in_text: "原文缺少该指标",
   };
 
   function loadInsights() {
