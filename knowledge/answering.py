@@ -170,7 +170,9 @@ def overlap(text: str, terms: tuple[set[str], set[str]]) -> float:
 
 
 def rerank(hits: list[Hit], terms: tuple[set[str], set[str]]) -> list[Hit]:
-    """Order retrieval hits for answering: half fused rank score, half best-sentence overlap with the question."""
+    """Order retrieval hits for answering: fused rank score, best-sentence overlap with the question and the
+    passage's embedding similarity (0.5 / 0.3 / 0.2; with similarity the passage shown matched the gold
+    passage more often on both dev sets than the earlier half-and-half of score and overlap)."""
     if not hits:
         return hits
     spans = {h.chunk_id: best_span(h, terms) for h in hits}
@@ -179,7 +181,15 @@ def rerank(hits: list[Hit], terms: tuple[set[str], set[str]]) -> list[Hit]:
         for h in hits
     }
     top_score, top_ov = hits[0].score or 1.0, max(ov.values()) or 1.0
-    return sorted(hits, key=lambda h: -(0.5 * h.score / top_score + 0.5 * ov[h.chunk_id] / top_ov))
+    sims = [h.similarity for h in hits if h.similarity is not None]
+    low, high = (min(sims), max(sims)) if sims else (0.0, 0.0)
+
+    def similarity(h: Hit) -> float:
+        return ((h.similarity if h.similarity is not None else low) - low) / ((high - low) or 1.0)
+
+    return sorted(
+        hits, key=lambda h: -(0.5 * h.score / top_score + 0.3 * ov[h.chunk_id] / top_ov + 0.2 * similarity(h))
+    )
 
 
 def best_span(hit: Hit, terms: tuple[set[str], set[str]], limit: int = 160) -> tuple[int, int]:
@@ -379,10 +389,11 @@ def _indicator_reply(
         elif not rows:
             a, b = best_span(h, terms, 160)
             quote = source_texts[h.source][a:b]
-            stated = any(
-                re.search(r"\d", f.text) for f in figures(quote)
-            )  # "十四个五年规划" states no figure
-            if stated and subject_coverage(query, quote) >= 0.6 and len(sentences) < 2:
+            if (
+                _figure_fits(query, figures(quote))
+                and subject_coverage(query, quote) >= 0.6
+                and len(sentences) < 2
+            ):
                 sentences.append((h, a, b))
     if rows:
         table = next((t for t in reversed(rows[0].section_titles[:-1]) if "专栏" in t), rows[0].section)
@@ -415,6 +426,15 @@ def _indicator_reply(
         f"{REGION_NAMES[region]}规划原文里没有找到这项指标的数值，我不能给出数字，也不会借用别的地区或别的指标的数。{missing}",
         "indicator_not_in_text",
     )
+
+
+def _figure_fits(query: str, found) -> bool:
+    """A figure of the kind asked: a rate needs a percentage, and a list's item count (共计4项) answers only
+    a question about items; "十四个五年规划" states no figure at all (digits required)."""
+    found = [f for f in found if re.search(r"\d", f.text)]
+    if re.search(r"率|比例|比重|占比|覆盖", query):
+        return any(f.unit in ("%", "％", "‰", "个百分点", "百分点") for f in found)
+    return any(f.unit != "项" or "项" in query for f in found)
 
 
 _ASKING = re.compile(
