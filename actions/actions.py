@@ -46,10 +46,12 @@ def answer_events(reply: dict[str, Any]) -> list[EventType]:
 
 async def answer_latest(tracker: Tracker) -> dict[str, Any]:
     """The answer service's reply to the resident's latest message, in the conversation's context."""
+    metadata = tracker.latest_message.get("metadata") or {}
     return await api.answer(
         tracker.latest_message.get("text") or "",
         last_query=tracker.get_slot("last_query"),
         context_region=known_region(tracker),
+        as_of=metadata.get("as_of") if isinstance(metadata.get("as_of"), str) else None,
     )
 
 

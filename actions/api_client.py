@@ -28,16 +28,20 @@ async def _post(path: str, payload: dict[str, Any], internal: bool = False) -> d
 
 
 async def answer(
-    question: str, region: str | None = None, last_query: str | None = None, context_region: str | None = None
+    question: str,
+    region: str | None = None,
+    last_query: str | None = None,
+    context_region: str | None = None,
+    as_of: str | None = None,
 ) -> dict[str, Any]:
-    return await _post(
-        "/v1/answer",
-        {
-            "question": question[:500],
-            "region": region,
-            "context": {"last_query": last_query, "region": context_region},
-        },
-    )
+    body: dict[str, Any] = {
+        "question": question[:500],
+        "region": region,
+        "context": {"last_query": last_query, "region": context_region},
+    }
+    if as_of:  # the operator console asks "按2024年的规定" through the chat metadata
+        body["as_of"] = as_of
+    return await _post("/v1/answer", body)
 
 
 async def check(

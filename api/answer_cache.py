@@ -30,3 +30,8 @@ class AnswerCache:
         with self._lock:
             self._cache[key] = reply
         return reply.model_copy(deep=True)
+
+    def clear(self) -> None:
+        """Forget every composed answer (an admin changed something answers depend on but no key holds)."""
+        with self._lock:
+            self._cache.clear()

@@ -256,11 +256,29 @@ class JobRunner:
             draft, docs = self.library.plan_publish(job.target or "")
             result = ingest(self.settings, docs, note=f"draft {draft.id}", **common)
             self.library.update_draft(draft.id, status="published")
+            self._adopt_dating(job, draft)
             return result
         if job.kind == "delete":
             docs = self.library.plan_delete(job.target or "")
             return ingest(self.settings, docs, note=f"delete {job.target}", **common)
         return ingest(self.settings, None, force=True, note="reindex", **common)
+
+    def _adopt_dating(self, job: Job, draft) -> None:
+        """The published draft's own dating replaces an earlier admin change of the same document (audited)."""
+        try:
+            adopted = self.library.adopt_dating(draft)
+            if adopted and self.audit is not None:
+                self.audit.record(
+                    actor=job.created_by,
+                    role=job.role,
+                    action="document.dating",
+                    target=f"doc:{draft.meta.doc_id}",
+                    before=adopted[0],
+                    after=adopted[1],
+                    detail=f"随草稿 {draft.id} 发布更新 (set by publishing draft {draft.id}, job {job.id})",
+                )
+        except Exception:  # noqa: BLE001 - the version is switched already; the earlier change stays in force
+            log.exception("job %s: could not update the dating of %s", job.id, draft.meta.doc_id)
 
     def _record(self, job: Job) -> None:
         if self.audit is None:

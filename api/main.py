@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.route.index(app.state.catalogue_store.catalogue())  # and the route's index
         # Citations resolve against every text ever published (uploads included), not the shipped dir.
         app.state.library = DocumentLibrary(settings, app.state.retriever.store)
+        app.state.retriever.dating_overrides = app.state.library.dating_overrides  # admins' dating changes
         app.state.library.ensure_seeded()
         app.state.source_texts = app.state.library.texts
         app.state.jobs = JobRunner(

@@ -9,6 +9,7 @@ answer (low retrieval confidence, a money amount the plans never state, requests
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field
 from knowledge.catalogue.loader import Catalogue
 from knowledge.catalogue.models import COST_LABELS, ResolvedCitation, Service
 from knowledge.chunking import display_text, sentence_spans
+from knowledge.dating import DocDating, ended_note, period_label, statuses
 from knowledge.figures import figures
 from knowledge.guardrails import (
     asks_for_amount,
@@ -483,6 +485,55 @@ def compose_answer(
     region: Region | None = None,
     context: Context | None = None,
     route: RouteIndex | None = None,
+    as_of: date | None = None,
+) -> Reply:
+    """The reply to a resident's message, dated: every answer names the period of the documents it quotes
+    and says so when that period has ended (``as_of``, default today, decides)."""
+    as_of = as_of or date.today()
+    reply = _compose(question, retriever, catalogue, source_texts, region, context, route, as_of)
+    if reply.kind != "answer":
+        return reply
+    docs = retriever.dating()
+    states = statuses(docs, as_of)
+    return date_reply(reply, {d.title: (d, states[d.doc_id]) for d in docs})
+
+
+_TARGET_PHRASE = re.compile(r"(到\s*(?:2025\s*年|“十四五”末|十四五末))")
+
+
+def date_reply(reply: Reply, docs: dict[str, tuple[DocDating, str]]) -> Reply:
+    """Period next to each quoted document, targets marked as the plan's targets, and one plain note per
+    quoted document that is no longer in force (pure)."""
+    text = "\n".join(
+        _TARGET_PHRASE.sub(r"规划目标：\1", line, count=1)
+        if line.startswith("• ") and "规划目标" not in line
+        else line
+        for line in reply.text.split("\n")
+    )
+    cited = [docs[t] for t in dict.fromkeys(c.title for c in reply.citations) if t in docs]
+    unnamed = []
+    for doc, _ in cited:
+        if doc.title in text:
+            text = text.replace(doc.title, f"{doc.title}（{period_label(doc)}）", 1)
+        else:
+            unnamed.append(f"{doc.title}（{period_label(doc)}）")
+    if unnamed:
+        text += "\n出处：" + "、".join(unnamed)
+    notes = dict.fromkeys(ended_note(doc) for doc, state in cited if state != "in_force")
+    if notes:
+        text += "\n" + "\n".join(notes)
+    return reply.model_copy(update={"text": text})
+
+
+def _compose(
+    question: str,
+    retriever: Retriever,
+    catalogue: Catalogue,
+    source_texts: dict[str, str],
+    region: Region | None,
+    context: Context | None,
+    route: RouteIndex | None,
+    as_of: date,
 ) -> Reply:
     context = context or Context()
     if refusal := check_question(question):
@@ -499,7 +550,7 @@ def compose_answer(
     if len(mentioned) == 2 and not switched:
         region = None
 
-    result = retriever.search(query, top_k=10, region=region, route=route)
+    result = retriever.search(query, top_k=10, region=region, route=route, as_of=as_of)
     hits = result.hits
     if asks_for_listing(query) and (listing := _listing_reply(query, region, hits, retriever)):
         return listing

@@ -8,20 +8,24 @@ off the current index version (``VersionInfo.sources``), so a rollback moves it 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from filelock import FileLock
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from knowledge.converters import convert, extension
+from knowledge.dating import DocKind
 from knowledge.errors import (
     DuplicateDocument,
     EmptyDocument,
@@ -33,12 +37,45 @@ from knowledge.errors import (
 )
 from knowledge.preview import Preview, preview
 from knowledge.settings import Settings
-from knowledge.sources import DocumentFields, DocumentMeta, SourceDocument, load_sources
+from knowledge.sources import REGION_NAMES, DocumentFields, DocumentMeta, Period, SourceDocument, load_sources
 from knowledge.store import SourceEntry, VersionStore, make_client
+
+log = logging.getLogger(__name__)
 
 DraftStatus = Literal["pending", "published", "discarded"]
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")  # a stored text's name: never a path
 _DRAFT_ID = re.compile(r"^[0-9a-f]{12}$")
+# What an admin may change about a published document without re-indexing it (issue 13).
+DATING_FIELDS: tuple[str, ...] = ("kind", "supersedes", "period", "valid_from", "valid_to")
+
+
+class DatingChange(BaseModel):
+    """A change to a published document's dating (``PATCH /v1/admin/documents/{doc_id}/dating``): only the
+    fields sent change, ``supersedes: null`` clears it. Kept by doc_id in ``library/dating.json`` and laid
+    over whatever version is current, so it needs no re-indexing and survives a rollback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DocKind | None = None
+    supersedes: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")
+    period: Period | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self):
+        if not self.model_fields_set:
+            raise ValueError(
+                "没有要修改的字段 (nothing to change: send kind, supersedes, period, valid_from or valid_to)"
+            )
+        for name in self.model_fields_set:
+            if name != "supersedes" and getattr(self, name) is None:
+                raise ValueError(f"{name} 不能为空 ({name} cannot be null; only supersedes can be cleared)")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, as JSON values (dates as ISO strings), the way dating.json keeps them."""
+        return self.model_dump(mode="json", include=self.model_fields_set)
 
 
 class Draft(BaseModel):
@@ -52,6 +89,10 @@ class Draft(BaseModel):
     status: DraftStatus = "pending"
     job: str | None = None  # the latest publish job started for it
     preview: Preview
+    # The dating fields this draft states anew (a new document: all of them; a replacement: those that differ
+    # from the replaced document's dating when the draft was made). Publishing it makes them win over an
+    # admin's earlier dating change of the same doc_id (``DocumentLibrary.adopt_dating``).
+    dating_changes: list[str] = Field(default_factory=list)
 
 
 def now_iso() -> str:
@@ -140,6 +181,10 @@ class DocumentLibrary:
         self.drafts_dir.mkdir(parents=True, exist_ok=True)
         self.texts = LibraryTexts(self.texts_dir)
         self._drafts_lock = threading.Lock()
+        self.dating_path = self.root / "dating.json"
+        self._dating_lock = threading.RLock()
+        self._dating_cache: dict[str, dict[str, Any]] = {}
+        self._dating_signature: tuple | None = None
 
     # --- texts ---------------------------------------------------------------------------------
     def put_text(self, name: str, text: str) -> None:
@@ -226,7 +271,8 @@ class DocumentLibrary:
 
     def replacement_fields(self, doc_id: str, overrides: dict[str, Any] | None) -> DocumentFields:
         """The replaced document's metadata with the admin's changes applied (doc_id cannot change)."""
-        current = self.find(doc_id).meta.model_dump(mode="json", exclude={"original_file"})
+        current = self.effective_meta(self.find(doc_id))  # an earlier dating change is kept, not undone
+        current.pop("original_file", None)
         merged = {**current, **(overrides or {})}
         return parse_fields(merged)
 
@@ -243,6 +289,7 @@ class DocumentLibrary:
         text = convert(filename, data)
         published = self.published()
         self.check_unique(meta, replaces, published)
+        self.check_supersedes(meta.doc_id, meta.region, meta.supersedes, published)
         original = PurePath(filename).name[-200:] or f"upload{extension(filename)}"
         full = DocumentMeta(**meta.model_dump(), original_file=original)
         source_name = upload_name(full.doc_id, text)
@@ -252,6 +299,12 @@ class DocumentLibrary:
             raise EmptyDocument(f"文件中没有可检索的正文 (no searchable text in {filename!r})")
         if replaces is not None and self.find(replaces, published).content_hash == doc.content_hash:
             shown.warnings.append("正文与当前发布的版本完全相同 (text identical to the published one)")
+        stated = full.model_dump(mode="json")
+        if replaces is None:
+            dating_changes = list(DATING_FIELDS)
+        else:
+            before = self.effective_meta(self.find(replaces, published))
+            dating_changes = [f for f in DATING_FIELDS if stated.get(f) != before.get(f)]
         draft = Draft(
             id=uuid.uuid4().hex[:12],
             meta=full,
@@ -261,6 +314,7 @@ class DocumentLibrary:
             author=author,
             created_at=now_iso(),
             preview=shown,
+            dating_changes=dating_changes,
         )
         self.put_text(source_name, text)
         folder = self.drafts_dir / draft.id
@@ -314,6 +368,7 @@ class DocumentLibrary:
         draft = self.pending_draft(draft_id)
         published = self.published()
         self.check_unique(draft.meta, draft.replaces, published)
+        self.check_supersedes(draft.meta.doc_id, draft.meta.region, draft.meta.supersedes, published)
         doc = SourceDocument(meta=draft.meta, file_name=draft.source_name, text=self.texts[draft.source_name])
         if draft.replaces is None:
             return draft, [*published, doc]
@@ -326,3 +381,147 @@ class DocumentLibrary:
         if not remaining:
             raise LibraryConflict("不能删除最后一份文档 (refusing to delete the last document)")
         return remaining
+
+    # --- dating: kind, supersedes, period and validity, changeable without re-indexing (issue 13) --------
+    def dating_overrides(self) -> dict[str, dict[str, Any]]:
+        """doc_id → the dating fields admins changed after publishing (JSON values; ``supersedes`` may be None).
+
+        The retriever lays this over each published document's metadata on every query. The file is re-read
+        whenever it changes (one stat per call), so a change saved by any API replica is seen at once."""
+        signature = self._dating_stat()
+        with self._dating_lock:
+            if signature != self._dating_signature:
+                try:
+                    self._dating_cache = self._read_dating() if signature else {}
+                    self._dating_signature = signature
+                except (OSError, ValueError) as exc:  # hand-edited and broken: keep the last good copy
+                    log.error("cannot read %s, keeping the last good copy: %s", self.dating_path, exc)
+            return copy.deepcopy(self._dating_cache)
+
+    def dating_revision(self) -> str:
+        """Changes whenever dating.json does (for caches of answers that depend on the documents' dating)."""
+        signature = self._dating_stat()
+        return "none" if signature is None else f"{signature[0]}-{signature[1]}-{signature[2]}"
+
+    def _dating_stat(self) -> tuple | None:
+        try:
+            st = self.dating_path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)  # os.replace gives a new inode: no same-mtime misses
+
+    def _read_dating(self) -> dict[str, dict[str, Any]]:
+        try:
+            raw = json.loads(self.dating_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        if not isinstance(raw, dict):
+            raise ValueError("dating.json must be a JSON object")
+        return {
+            str(doc_id): {k: v for k, v in fields.items() if k in DATING_FIELDS}
+            for doc_id, fields in raw.items()
+            if isinstance(fields, dict)
+        }
+
+    def _write_dating(self, overrides: dict[str, dict[str, Any]]) -> None:
+        data = json.dumps(overrides, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+        _atomic_write(self.dating_path, data)
+
+    def _dating_file_lock(self) -> FileLock:
+        return FileLock(str(self.root / "dating.lock"), timeout=30)  # read-modify-write across replicas
+
+    def effective_meta(
+        self, doc: SourceDocument, overrides: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """A published document's metadata as JSON with the admins' later dating changes laid over it."""
+        overrides = self.dating_overrides() if overrides is None else overrides
+        return {**doc.meta.model_dump(mode="json"), **overrides.get(doc.meta.doc_id, {})}
+
+    def check_supersedes(
+        self,
+        doc_id: str,
+        region: str,
+        supersedes: str | None,
+        published: list[SourceDocument],
+        overrides: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """``supersedes`` must name another published document of the same region, without making a cycle."""
+        if supersedes is None:
+            return
+        if supersedes == doc_id:
+            raise InvalidMetadata(f"文件不能替代它自己（{doc_id}） (a document cannot supersede itself)")
+        target = next((d for d in published if d.meta.doc_id == supersedes), None)
+        if target is None:
+            raise InvalidMetadata(
+                f"被替代的文件 {supersedes} 不是已发布的文档 "
+                f"(supersedes names no published document: {supersedes!r})"
+            )
+        if target.meta.region != region:
+            raise InvalidMetadata(
+                f"被替代的文件{target.meta.title}属于{REGION_NAMES.get(target.meta.region, target.meta.region)}，"
+                f"只能替代同一地区（{REGION_NAMES.get(region, region)}）的文件 "
+                f"(supersedes must name a document of the same region: {supersedes!r} is "
+                f"{target.meta.region}, not {region})"
+            )
+        overrides = self.dating_overrides() if overrides is None else overrides
+        chain = {d.meta.doc_id: self.effective_meta(d, overrides).get("supersedes") for d in published}
+        chain[doc_id] = supersedes
+        seen, current = {doc_id}, supersedes
+        while current is not None and current in chain:
+            if current in seen:
+                raise InvalidMetadata(
+                    f"{doc_id} 与 {supersedes} 会互相替代，替代关系不能形成循环 "
+                    f"(supersedes would form a cycle: {doc_id} → {supersedes} → … → {doc_id})"
+                )
+            seen.add(current)
+            current = chain[current]
+
+    @staticmethod
+    def check_dates(meta: dict[str, Any]) -> None:
+        valid_from, valid_to = date.fromisoformat(meta["valid_from"]), date.fromisoformat(meta["valid_to"])
+        if valid_to < valid_from:
+            raise InvalidMetadata(
+                f"有效期止（{valid_to}）不能早于有效期起（{valid_from}） (valid_to must not precede valid_from)"
+            )
+        period = meta.get("period") or {}
+        if "start" in period and "end" in period and int(period["end"]) < int(period["start"]):
+            raise InvalidMetadata(
+                f"规划期止（{period['end']}年）不能早于规划期起（{period['start']}年） "
+                f"(period end must not precede its start)"
+            )
+
+    def change_dating(self, doc_id: str, change: DatingChange) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Validate and store an admin's dating change of a published document; (before, after) of the fields
+        that really changed (both empty when nothing did). Nothing is stored when a check fails."""
+        changes = change.changes()
+        with self._dating_lock, self._dating_file_lock():
+            published = self.published()
+            doc = self.find(doc_id, published)  # UnknownDocument → 404
+            overrides = self._read_dating()
+            current = self.effective_meta(doc, overrides)
+            merged = {**current, **changes}
+            self.check_dates(merged)
+            if "supersedes" in changes:
+                self.check_supersedes(doc_id, doc.meta.region, changes["supersedes"], published, overrides)
+            changed = [k for k in changes if current.get(k) != changes[k]]
+            if not changed:
+                return {}, {}
+            overrides[doc_id] = {**overrides.get(doc_id, {}), **{k: changes[k] for k in changed}}
+            self._write_dating(overrides)
+        return {k: current.get(k) for k in changed}, {k: changes[k] for k in changed}
+
+    def adopt_dating(self, draft: Draft) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """After a draft is published: the dating fields it stated anew replace an earlier dating change of
+        the same doc_id (the later statement wins). (before, after) of what changed, or None."""
+        with self._dating_lock, self._dating_file_lock():
+            overrides = self._read_dating()
+            entry = overrides.get(draft.meta.doc_id)
+            if not entry:
+                return None
+            stated = draft.meta.model_dump(mode="json")
+            changed = [k for k in draft.dating_changes if k in entry and entry[k] != stated.get(k)]
+            if not changed:
+                return None
+            overrides[draft.meta.doc_id] = {**entry, **{k: stated.get(k) for k in changed}}
+            self._write_dating(overrides)
+        return {k: entry[k] for k in changed}, {k: stated.get(k) for k in changed}

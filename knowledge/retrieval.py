@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from knowledge.chunking import Chunk
+from knowledge.dating import DocDating, Status, dating_from_meta, statuses, weight
 from knowledge.embedding import Embedder, EmbeddingCache
 from knowledge.errors import InvalidQuery
 from knowledge.lexical import LexicalIndex, expand_query
@@ -55,6 +57,8 @@ class Hit(BaseModel):
     valid_from: date
     valid_to: date
     fields: dict[str, str] | None = None
+    doc_id: str | None = None
+    status: Status | None = None  # the document's standing on the date asked about (in_force, ended, …)
 
 
 class SearchResult(BaseModel):
@@ -62,6 +66,7 @@ class SearchResult(BaseModel):
     version: str
     detected_regions: list[Region]
     services: list[ServiceMatch] = []  # catalogue services the question → service route matched
+    as_of: date | None = None  # the date the documents' standing was judged on
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class Snapshot:
     lexical: LexicalIndex
     regions: np.ndarray
     index_of: dict[str, int]
+    documents: dict[str, dict]  # doc_id → its published metadata (DocumentMeta as JSON), for dating
+    doc_ids: np.ndarray
 
 
 def validate_query(query: str, top_k: int, region: str | None) -> str:
@@ -114,6 +121,8 @@ class Retriever:
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        # Set by the API to the library's dating changes (doc_id → fields), read on every query.
+        self.dating_overrides: Callable[[], dict[str, dict]] | None = None
 
     # --- snapshots -------------------------------------------------------------------------
     def snapshot(self, force_check: bool = False) -> Snapshot:
@@ -133,6 +142,18 @@ class Retriever:
 
     def _load(self, version: str) -> Snapshot:
         chunks, collection = self.store.load_chunks(version)
+        documents = {s.doc_id: s.meta for s in self.store.info(version).sources if s.meta}
+        for c in chunks:  # versions written before document metadata was kept: date them from the chunks
+            documents.setdefault(
+                c.doc_id,
+                {
+                    "doc_id": c.doc_id,
+                    "region": c.region,
+                    "title": c.title,
+                    "valid_from": c.valid_from,
+                    "valid_to": c.valid_to,
+                },
+            )
         return Snapshot(
             version=version,
             chunks=chunks,
@@ -140,7 +161,15 @@ class Retriever:
             lexical=LexicalIndex([c.embed_text for c in chunks]),
             regions=np.array([c.region for c in chunks]),
             index_of={c.id: i for i, c in enumerate(chunks)},
+            documents=documents,
+            doc_ids=np.array([c.doc_id for c in chunks]),
         )
+
+    def dating(self, snap: Snapshot | None = None) -> list[DocDating]:
+        """The published documents' dating: their metadata with the admins' later changes laid over it."""
+        snap = snap or self.snapshot()
+        overrides = self.dating_overrides() if self.dating_overrides else {}
+        return [dating_from_meta(meta, overrides.get(doc_id)) for doc_id, meta in snap.documents.items()]
 
     # --- search ----------------------------------------------------------------------------
     def search(
@@ -150,16 +179,19 @@ class Retriever:
         region: str | None = None,
         rankers: tuple[str, ...] = RANKERS,
         route: RouteIndex | None = None,
+        as_of: date | None = None,
     ) -> SearchResult:
         """``rankers`` selects a subset of dense/words/chars/route (for ablations); fusion is the same.
-        ``route`` (the catalogue's question → service index) adds the matched services' cited passages."""
+        ``route`` (the catalogue's question → service index) adds the matched services' cited passages.
+        ``as_of`` (default today) decides which documents are in force: they rank first (knowledge/dating.py)."""
         query = validate_query(query, top_k, region)
+        as_of = as_of or date.today()
         try:
-            return self._search(self.snapshot(), query, top_k, region, rankers, route)
+            return self._search(self.snapshot(), query, top_k, region, rankers, route, as_of)
         except Exception as exc:  # the version vanished under us (pruned): reload once and retry
             if "does not exist" not in str(exc):
                 raise
-            return self._search(self.snapshot(force_check=True), query, top_k, region, rankers, route)
+            return self._search(self.snapshot(force_check=True), query, top_k, region, rankers, route, as_of)
 
     def _search(
         self,
@@ -169,6 +201,7 @@ class Retriever:
         region: str | None,
         rankers: tuple[str, ...],
         route: RouteIndex | None,
+        as_of: date,
     ) -> SearchResult:
         expanded = expand_query(query)
         mentioned = detect_regions(query)
@@ -206,9 +239,21 @@ class Retriever:
             for idx in fused:
                 if snap.regions[idx] == mentioned[0]:
                     fused[idx] *= self.settings.region_boost
+        docs = self.dating(snap)
+        states = statuses(docs, as_of)
+        weights = {d.doc_id: weight(d, states[d.doc_id], query) for d in docs}
+        if any(w != 1.0 for w in weights.values()) and len(set(weights.values())) > 1:
+            # Only relative standing matters: when every document has ended, nothing moves.
+            fused = {i: s * weights.get(snap.doc_ids[i], 1.0) for i, s in fused.items()}
+            fused = {i: s for i, s in fused.items() if s > 0}
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:top_k]
-        hits = [_hit(snap.chunks[i], score, similarity.get(i)) for i, score in best]
-        return SearchResult(hits=hits, version=snap.version, detected_regions=mentioned, services=services)
+        hits = [
+            _hit(snap.chunks[i], score, similarity.get(i), states.get(snap.chunks[i].doc_id))
+            for i, score in best
+        ]
+        return SearchResult(
+            hits=hits, version=snap.version, detected_regions=mentioned, services=services, as_of=as_of
+        )
 
 
 def _cited_chunks(snap: Snapshot, route: RouteIndex, services: list[ServiceMatch]) -> list[int]:
@@ -222,7 +267,7 @@ def _cited_chunks(snap: Snapshot, route: RouteIndex, services: list[ServiceMatch
     return ranking
 
 
-def _hit(chunk: Chunk, score: float, similarity: float | None) -> Hit:
+def _hit(chunk: Chunk, score: float, similarity: float | None, state: str | None = None) -> Hit:
     return Hit(
         chunk_id=chunk.id,
         text=chunk.text,
@@ -240,4 +285,6 @@ def _hit(chunk: Chunk, score: float, similarity: float | None) -> Hit:
         valid_from=chunk.valid_from,
         valid_to=chunk.valid_to,
         fields=chunk.fields,
+        doc_id=chunk.doc_id,
+        status=state,
     )

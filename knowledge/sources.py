@@ -37,6 +37,9 @@ class DocumentFields(BaseModel):
     period: Period
     valid_from: date
     valid_to: date
+    # Issue 13: what kind of document it is, and which published document of the same region it replaces.
+    kind: Literal["规划", "实施方案", "办事指南", "其他"] = "规划"
+    supersedes: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")
 
     @model_validator(mode="after")
     def _dates_ordered(self):

@@ -7,17 +7,27 @@ background jobs that build a new index version. Every bad input is refused befor
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
-from pydantic import BaseModel
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from pydantic import BaseModel, Field
 
-from api.deps import AdminSession, AuditDep, JobsDep, LibraryDep
+from api.deps import AdminSession, AnswerCacheDep, AuditDep, JobsDep, LibraryDep
 from api.jobs import Job
 from knowledge.converters import FORMATS, MAX_UPLOAD_BYTES, extension
-from knowledge.errors import DocumentTooLarge, InvalidMetadata, LibraryConflict, UnsupportedFormat
-from knowledge.library import DocumentLibrary, Draft, parse_fields
+from knowledge.dating import STATUS_LABELS, DocKind, Status, dating_from_meta, successors
+from knowledge.dating import status as status_on
+from knowledge.errors import (
+    DocumentTooLarge,
+    InvalidMetadata,
+    InvalidQuery,
+    LibraryConflict,
+    UnknownDocument,
+    UnsupportedFormat,
+)
+from knowledge.library import DatingChange, DocumentLibrary, Draft, parse_fields
 from knowledge.sources import Period
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: documents"])
@@ -41,6 +51,17 @@ class DocumentRow(BaseModel):
     chunks: int | None
     version: str  # the current index version
     indexed_at: str  # when this exact text was first indexed (among the kept versions)
+    # Dating (issue 13): period, valid_from/valid_to above and these are the metadata with the admins' later
+    # dating changes laid over it — exactly what retrieval and answers use.
+    kind: DocKind = "规划"
+    supersedes: str | None = None
+    superseded_by: str | None = Field(None, description="替代本文件的文件（优先取 as_of 当日已生效的）")
+    status: Status
+    status_label: str = Field(description="现行有效 / 规划期已结束 / 已被新文件替代 / 尚未施行")
+    as_of: date = Field(description="状态所依据的日期")
+    dating_changed: list[str] = Field(
+        default_factory=list, description="发布后经“编辑有效期”修改过的字段（不随版本回滚）"
+    )
 
 
 def read_upload(file: UploadFile) -> tuple[str, bytes]:
@@ -88,7 +109,30 @@ def draft_summary(draft: Draft) -> dict[str, Any]:
     }
 
 
-def document_rows(library: DocumentLibrary) -> list[DocumentRow]:
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_as_of(value: str | None) -> date:
+    """``?as_of=YYYY-MM-DD`` (default today) or a readable 422."""
+    if value is None or not value.strip():
+        return date.today()
+    try:
+        if not _ISO_DATE.match(value.strip()):
+            raise ValueError(value)
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidQuery(
+            f"as_of 必须是 YYYY-MM-DD 格式的日期，收到的是 {value[:40]!r} (as_of must be an ISO date, e.g. 2024-06-01)"
+        ) from None
+
+
+AsOfQuery = Annotated[str | None, Query(description="按哪一天判断文件状态（YYYY-MM-DD，默认今天）")]
+
+
+def document_rows(library: DocumentLibrary, as_of: date | None = None) -> list[DocumentRow]:
+    """The published documents with their dating and status on ``as_of`` (default today), judged by
+    knowledge.dating over the same metadata and dating changes the retriever uses."""
+    as_of = as_of or date.today()
     current = library.store.current_version()
     if current is None:
         return []
@@ -98,24 +142,88 @@ def document_rows(library: DocumentLibrary) -> list[DocumentRow]:
         for entry in info.sources:
             first_seen.setdefault((entry.file, entry.sha256), info.created_at)
     entries = {e.file: e for e in library.store.info(current).sources}
+    docs = library.documents_of(current)
+    overrides = library.dating_overrides()
+    metas = {d.meta.doc_id: entries[d.file_name].meta or d.meta.model_dump(mode="json") for d in docs}
+    datings = [dating_from_meta(meta, overrides.get(doc_id)) for doc_id, meta in metas.items()]
+    replaced = successors(datings, as_of)
+    named_by = {d.supersedes: d.doc_id for d in sorted(datings, key=lambda d: d.valid_from) if d.supersedes}
     rows = []
-    for doc in library.documents_of(current):
+    for doc, dating in zip(docs, datings, strict=True):
         entry = entries[doc.file_name]
+        state = status_on(dating, as_of, replaced)
+        fields = {
+            **doc.meta.model_dump(),
+            "kind": dating.kind,
+            "supersedes": dating.supersedes,
+            "period": Period(start=dating.period_start, end=dating.period_end),
+            "valid_from": dating.valid_from,
+            "valid_to": dating.valid_to,
+        }
         rows.append(
             DocumentRow(
-                **doc.meta.model_dump(),
+                **fields,
                 source_name=doc.file_name,
                 chunks=entry.chunks,
                 version=current,
                 indexed_at=first_seen.get((entry.file, entry.sha256), ""),
+                superseded_by=replaced.get(dating.doc_id) or named_by.get(dating.doc_id),
+                status=state,
+                status_label=STATUS_LABELS[state],
+                as_of=as_of,
+                dating_changed=sorted(overrides.get(dating.doc_id, {})),
             )
         )
     return rows
 
 
 @router.get("/documents", response_model=list[DocumentRow])
-def list_documents(_: AdminSession, library: LibraryDep) -> list[DocumentRow]:
-    return document_rows(library)
+def list_documents(_: AdminSession, library: LibraryDep, as_of: AsOfQuery = None) -> list[DocumentRow]:
+    return document_rows(library, parse_as_of(as_of))
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentRow)
+def get_document(doc_id: str, _: AdminSession, library: LibraryDep, as_of: AsOfQuery = None) -> DocumentRow:
+    return _row(library, doc_id, parse_as_of(as_of))
+
+
+def _row(library: DocumentLibrary, doc_id: str, as_of: date | None = None) -> DocumentRow:
+    row = next((r for r in document_rows(library, as_of) if r.doc_id == doc_id), None)
+    if row is None:
+        raise UnknownDocument(f"没有已发布的文档 {doc_id} (unknown document {doc_id!r})")
+    return row
+
+
+@router.patch("/documents/{doc_id}/dating", response_model=DocumentRow)
+def change_dating(
+    doc_id: str,
+    body: DatingChange,
+    session: AdminSession,
+    library: LibraryDep,
+    audit: AuditDep,
+    answers: AnswerCacheDep,
+) -> DocumentRow:
+    """Change a published document's kind, supersedes (null clears it), period or validity. No re-indexing:
+    the change is kept by doc_id and laid over every version, so retrieval and answers use it at once."""
+    before, after = library.change_dating(doc_id, body)
+    if after:
+        answers.clear()  # cached answers were composed under the old dating
+        audit.record(
+            actor=session.username,
+            role=session.role,
+            action="document.dating",
+            target=f"doc:{doc_id}",
+            before=before,
+            after=after,
+            detail="；".join(f"{k}: {_shown(before.get(k))} → {_shown(after[k])}" for k in after),
+        )
+    return _row(library, doc_id)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict) and "start" in value:
+        return f"{value['start']}—{value.get('end')}"
+    return "（无）" if value is None else str(value)
 
 
 @router.post("/documents", response_model=Draft, status_code=201)

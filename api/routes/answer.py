@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +29,9 @@ class AnswerRequest(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     region: Region | None = None
     context: Context = Field(default_factory=Context)
+    as_of: date | None = Field(
+        None, strict=False, description="按哪一天有效的文件作答（YYYY-MM-DD，默认今天）"
+    )
 
 
 @router.post("/answer", response_model=Reply)
@@ -46,6 +51,7 @@ def answer(
         body.question,
         body.region,
         body.context.model_dump_json(),
+        body.as_of or date.today(),
     )
     reply = cache.get_or_compose(
         key,
@@ -57,6 +63,7 @@ def answer(
             region=body.region,
             context=body.context,
             route=route,
+            as_of=body.as_of,
         ),
     )
     if reply.kind == "refuse":  # what the knowledge base is missing, for the admins' insights page

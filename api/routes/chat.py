@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -14,6 +15,7 @@ from api.conversations import ConversationStore, HistoryEntry, Unanswered
 from api.deps import ConversationsDep, RasaDep, SettingsDep
 from api.events import event_stream
 from api.rasa_client import RasaClient, RasaUnavailable
+from knowledge.sources import Region
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
 logger = logging.getLogger(__name__)
@@ -23,12 +25,26 @@ MAX_MESSAGE = 500
 HANDOFF_ACK = "已为您转接人工客服，客服看到后会在这里回复您。"
 
 
+class ChatMetadata(BaseModel):
+    """What a client may tell the dialogue about a turn: small and typed (it is stored with the turn)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str | None = Field(
+        None, pattern=r"^[a-z0-9_-]{1,32}$", description="widget / operator / wechat …"
+    )
+    as_of: date | None = Field(
+        None, description="按哪一天有效的文件作答（接线员“按2024年的规定”），YYYY-MM-DD"
+    )
+    region: Region | None = None
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     session_id: str = Field(pattern=SESSION_ID, description="会话 id（字母、数字、-、_，最多 64 个）")
     message: str = Field(min_length=1, max_length=MAX_MESSAGE)
-    metadata: dict[str, Any] | None = None
+    metadata: ChatMetadata | None = Field(None, strict=False)
 
     @field_validator("message")
     @classmethod
@@ -70,7 +86,8 @@ def chat(
         conversations.append(sid, HistoryEntry(role="user", text=body.message, delivered=False))
     try:
         sender = _current_sender(sid, conversations, rasa, settings.tracker_rotate_turns)
-        output = rasa.send(sender, body.message, body.metadata)
+        metadata = body.metadata.model_dump(mode="json", exclude_none=True) if body.metadata else None
+        output = rasa.send(sender, body.message, metadata)
         conversations.count_turn(sid)
     except RasaUnavailable as exc:
         raise HTTPException(

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CatalogueDep
+from api.deps import CatalogueDep, RetrieverDep
 from knowledge.catalogue.entitlements import (
     EntitlementReport,
     MissingField,
@@ -11,6 +13,7 @@ from knowledge.catalogue.entitlements import (
     most_needed_fields,
 )
 from knowledge.catalogue.profile import ResidentProfile, field_label, field_question
+from knowledge.dating import DocumentBasis, document_bases
 from knowledge.sources import Region
 
 router = APIRouter(prefix="/v1/entitlements", tags=["entitlements"])
@@ -22,17 +25,37 @@ class EntitlementRequest(BaseModel):
     profile: ResidentProfile
     region: Region | None = Field(None, description="只检查该地区规划中的服务")
     services: list[str] | None = Field(None, max_length=200, description="只检查这些服务 id")
+    as_of: date | None = Field(
+        None, strict=False, description="按哪一天有效的文件判断（YYYY-MM-DD，默认今天）"
+    )
 
 
 class EntitlementResponse(EntitlementReport):
     ask_next: list[MissingField] = Field(description="最能帮助判断的下一批问题（按影响的服务数排序）")
+    as_of: date
+    sources: list[DocumentBasis] = Field(description="结果所依据的文件、期限及其在 as_of 当日的状态")
 
 
 @router.post("/check", response_model=EntitlementResponse)
-def check(body: EntitlementRequest, catalogue: CatalogueDep) -> EntitlementResponse:
-    report = check_entitlements(catalogue, body.profile, service_ids=body.services, region=body.region)
+def check(body: EntitlementRequest, catalogue: CatalogueDep, retriever: RetrieverDep) -> EntitlementResponse:
+    as_of = body.as_of or date.today()
+    bases = document_bases(retriever.dating(), as_of)
+    # A service resting on a document that a newer one in force replaced is not checked unless asked for.
+    replaced = {b.title for b in bases if b.status == "superseded"}
+    wanted = body.services or [
+        sid for sid, e in catalogue.entries.items() if e.citations[0].title not in replaced
+    ]
+    report = check_entitlements(catalogue, body.profile, service_ids=wanted, region=body.region)
     ask = [
         MissingField(field=f, label=field_label(f), question=field_question(f))
         for f in most_needed_fields(report)
     ]
-    return EntitlementResponse(**report.model_dump(), ask_next=ask)
+    cited = {
+        c.title
+        for group in (report.eligible, report.needs_info, report.not_eligible)
+        for r in group
+        for c in r.citations
+    }
+    return EntitlementResponse(
+        **report.model_dump(), ask_next=ask, as_of=as_of, sources=[b for b in bases if b.title in cited]
+    )

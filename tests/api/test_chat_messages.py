@@ -33,3 +33,18 @@ def test_the_gateway_declines_classes_no_form_answer_can_fall_into():
     # Form answers and other-province answers go to the dialogue manager.
     for text in ("是", "62岁", "南宁", "广东", "孕前检查免费吗"):
         assert declined_message(text) is None
+
+
+def test_chat_metadata_is_small_and_typed():
+    import pytest
+    from pydantic import ValidationError
+
+    from api.routes.chat import ChatRequest
+
+    ok = ChatRequest.model_validate(
+        {"session_id": "s1", "message": "你好", "metadata": {"as_of": "2024-06-01", "channel": "operator"}}
+    )
+    assert str(ok.metadata.as_of) == "2024-06-01"
+    for bad in ({"blob": "x" * 100_000}, {"as_of": "not-a-date"}, {"channel": "有空格 的"}):
+        with pytest.raises(ValidationError):
+            ChatRequest.model_validate({"session_id": "s1", "message": "你好", "metadata": bad})

@@ -63,3 +63,40 @@ def test_malformed_json_is_a_422(client):
 def test_openapi_is_served(client):
     assert "/v1/search" in client.get("/openapi.json").json()["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_search_as_of_a_date_inside_the_plans_period(client):
+    r = client.post("/v1/search", json={"query": "孕前优生健康检查", "as_of": "2024-06-01"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["as_of"] == "2024-06-01" and body["hits"]
+    assert {h["status"] for h in body["hits"]} == {"in_force"}
+    today = client.post("/v1/search", json={"query": "孕前优生健康检查"}).json()
+    assert {h["status"] for h in today["hits"]} == {"ended"}  # both shipped plans ended on 2025-12-31
+
+
+@pytest.mark.parametrize("bad", ["not-a-date", "2024-13-01", 20240601])
+def test_search_with_a_bad_as_of_is_422(client, bad):
+    r = client.post("/v1/search", json={"query": "孕前优生健康检查", "as_of": bad})
+    assert r.status_code == 422 and "as_of" in r.text
+
+
+def test_answers_name_the_period_and_say_it_has_ended(client):
+    r = client.post("/v1/answer", json={"question": "广西孕前优生健康检查免费吗"})
+    body = r.json()
+    assert body["kind"] == "answer"
+    assert "2021—2025年" in body["text"] and "规划期已结束" in body["text"]
+    assert all(c["valid_from"] == "2021-01-01" and c["valid_to"] == "2025-12-31" for c in body["citations"])
+    earlier = client.post(
+        "/v1/answer", json={"question": "广西孕前优生健康检查免费吗", "as_of": "2024-06-01"}
+    )
+    assert "2021—2025年" in earlier.json()["text"] and "规划期已结束" not in earlier.json()["text"]
+
+
+def test_entitlements_say_which_documents_they_rest_on(client):
+    r = client.post(
+        "/v1/entitlements/check", json={"profile": {"planning_pregnancy": True}, "region": "guangxi"}
+    )
+    body = r.json()
+    assert r.status_code == 200 and body["sources"]
+    assert body["sources"][0]["period"] == "2021—2025年" and body["sources"][0]["status"] == "ended"
