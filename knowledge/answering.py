@@ -27,6 +27,7 @@ from knowledge.guardrails import (
     states_money_figure,
     text_states_figure,
 )
+from knowledge.lead_line import verified_lead
 from knowledge.lexical import char_bigrams, expand_query, word_tokens
 from knowledge.listings import (
     Listing,
@@ -37,7 +38,7 @@ from knowledge.listings import (
     named_categories,
 )
 from knowledge.regions import detect_regions
-from knowledge.retrieval import Hit, Retriever
+from knowledge.retrieval import ROUTE_MIN_SIMILARITY, Hit, Retriever
 from knowledge.service_route import RouteIndex
 from knowledge.sources import REGION_NAMES, REGIONS, Region
 
@@ -409,10 +410,7 @@ def _indicator_reply(
         )
     if sentences:
         lines = [f"根据{sentences[0][0].title}："]
-        lines += [
-            f"• {_render(h, source_texts[h.source][a:b])}（{doc_label(h.title)} {h.section.replace(' › ', ' ')}）"
-            for h, a, b in sentences
-        ]
+        lines += [f"• {_render(h, source_texts[h.source][a:b])}" for h, a, b in sentences]
         return Reply(
             kind="answer",
             text="\n".join(lines),
@@ -594,6 +592,11 @@ def _compose(
             "unstated_amount",
         )
 
+    if len(sections) == 1 and (
+        lead := _service_first(question, query, sections[0], result, catalogue, source_texts)
+    ):
+        return lead
+
     lines: list[str] = []
     for r, picks in sections:
         if len(sections) > 1:
@@ -601,9 +604,7 @@ def _compose(
         else:
             lines.append(f"根据{picks[0][0].title}：")
         for h, a, b in picks:
-            lines.append(
-                f"• {_render(h, source_texts[h.source][a:b])}（{doc_label(h.title)} {h.section.replace(' › ', ' ')}）"
-            )
+            lines.append(f"• {_render(h, source_texts[h.source][a:b])}")
 
     services = matching_services(catalogue, question, region if len(sections) == 1 else None, citations)
     buttons: list[Button] = []
@@ -626,6 +627,47 @@ def _compose(
         region=region,
         services=[s.id for s in services],
         produced_by="extractive",
+    )
+
+
+def _service_first(
+    question: str,
+    query: str,
+    section: tuple[Region, list[tuple[Hit, int, int]]],
+    result,
+    catalogue: Catalogue,
+    source_texts,
+) -> Reply | None:
+    """A service answered in one plain lead line from the catalogue, then the one passage of the plan that
+    states it — when the route is sure of the service (or the question names it), the passage the answer
+    would quote first holds the service's own citation, and every figure of the lead is in that passage."""
+    region, picks = section
+    match = next((m for m in result.services if m.region == region), None)
+    service_id = match.service_id if match and match.similarity >= ROUTE_MIN_SIMILARITY else None
+    if service_id is None:
+        named = matching_services(catalogue, question, region, [])
+        service_id = named[0].id if len(named) == 1 else None
+    entry = catalogue.entries.get(service_id) if service_id else None
+    if entry is None or not picks:
+        return None
+    hit, a, b = picks[0]
+    if not any(c.source == hit.source and a <= c.start < b for c in entry.citations):
+        return None
+    quote = source_texts[hit.source][a:b]
+    lead = verified_lead(entry.service, [quote])
+    if lead is None:
+        return None
+    lines = [lead] + [f"• {_render(h, source_texts[h.source][x:y])}" for h, x, y in picks]
+    lines.append(f"相关服务：{_service_line(entry.service)}。需要我帮您看看能不能享受吗？")
+    return Reply(
+        kind="answer",
+        text="\n".join(lines),
+        citations=[_citation(h, x, y, source_texts[h.source]) for h, x, y in picks],
+        buttons=[Button(**CHECK_BUTTON)],
+        query=query,
+        region=region,
+        services=[entry.service.id],
+        produced_by="template_lead",
     )
 
 

@@ -226,7 +226,7 @@ def test_upload_publish_answer_then_rollback(admin_page, resident, admin_account
     # upload → draft preview
     page.get_by_role("button", name="上传新文档").click()
     expect(page.get_by_role("heading", name="上传新文档")).to_be_focused()
-    page.get_by_label("文件").set_input_files(
+    page.get_by_label("文件", exact=True).set_input_files(
         {"name": "test-plan.txt", "mimeType": "text/plain", "buffer": DOC_TEXT.encode("utf-8")}
     )
     fill_metadata(page, DOC_ID, DOC_TITLE, "测试专项规划")
@@ -353,7 +353,9 @@ def test_bad_uploads_show_the_api_error_and_change_nothing(admin_page, admin_acc
         ("empty.txt", "text/plain", b""),
         ("spreadsheet.xlsx", "application/vnd.ms-excel", b"PK\x03\x04 not a plan"),
     ]:
-        page.get_by_label("文件").set_input_files({"name": name, "mimeType": mime, "buffer": data})
+        page.get_by_label("文件", exact=True).set_input_files(
+            {"name": name, "mimeType": mime, "buffer": data}
+        )
         with page.expect_response(lambda r: r.url.endswith("/v1/admin/documents")) as up:
             page.get_by_role("button", name="上传并预览").click()
         status = up.value.status
@@ -370,7 +372,7 @@ def test_bad_uploads_show_the_api_error_and_change_nothing(admin_page, admin_acc
             screenshot(page, "admin-bad-upload.png")
 
     # metadata the schema refuses never reaches the API
-    page.get_by_label("文件").set_input_files(
+    page.get_by_label("文件", exact=True).set_input_files(
         {"name": "ok.txt", "mimeType": "text/plain", "buffer": DOC_TEXT.encode("utf-8")}
     )
     page.get_by_label("文档编号（doc_id）").fill("Bad ID!")
@@ -384,6 +386,63 @@ def test_bad_uploads_show_the_api_error_and_change_nothing(admin_page, admin_acc
     assert doc_ids(page) == rows_before
     assert admin_api.get("/v1/admin/documents").json() == before
     assert admin_api.get("/v1/admin/drafts").json() == drafts_before
+
+
+def test_document_status_and_editing_its_dating(admin_page, admin_account, admin_api):
+    """Status badges as of today or a chosen date, and 编辑有效期: the API's refusal shown as it says it,
+    a saved change taking effect at once (no new version), audited."""
+    page = admin_page
+    sign_in(page, admin_account)
+    gx = "gx-2021-public-services"
+    row = page.locator(f"#docs-body tr[data-doc='{gx}']")
+    expect(row.locator(".doc-status .tag")).to_have_text("规划期已结束")
+    expect(row).to_contain_text("2021-01-01 至 2025-12-31")
+    page.get_by_label("按日期查看状态").fill("2024-06-01")
+    page.get_by_label("按日期查看状态").dispatch_event("change")
+    expect(row.locator(".doc-status .tag")).to_have_text("现行有效")
+    page.get_by_label("按日期查看状态").fill("")
+    page.get_by_label("按日期查看状态").dispatch_event("change")
+    expect(row.locator(".doc-status .tag")).to_have_text("规划期已结束")
+    version = next(v for v in admin_api.get("/v1/admin/versions").json() if v["current"])["version"]
+
+    # the upload form offers only same-region documents to supersede
+    page.get_by_role("button", name="上传新文档").click()
+    upload_form = page.locator("#upload-section")
+    expect(upload_form.get_by_label("文件类型")).to_have_value("规划")
+    options = upload_form.get_by_label("替代的文件（可选）").locator("option")
+    assert gx in options.evaluate_all("os => os.map(o => o.value)")
+    upload_form.get_by_label("地区").select_option("ningxia")
+    values = options.evaluate_all("os => os.map(o => o.value)")
+    assert gx not in values and "nx-2021-public-services" in values
+    page.get_by_role("button", name="取消").click()
+
+    row.get_by_role("button", name=re.compile("^编辑有效期")).click()
+    form = page.locator("#dating-section")
+    expect(page.get_by_role("heading", name=re.compile("^编辑有效期"))).to_be_focused()
+    expect(form.get_by_label("有效期止")).to_have_value("2025-12-31")
+    assert gx not in form.get_by_label("替代的文件（可选）").locator("option").evaluate_all(
+        "os => os.map(o => o.value)"
+    )  # never itself
+    # a value the API refuses: its message is shown, nothing changes
+    form.get_by_label("规划期起").fill("1800")
+    with page.expect_response(lambda r: r.url.endswith(f"/{gx}/dating")) as refused:
+        form.get_by_role("button", name="保存有效期").click()
+    assert refused.value.status == 422
+    expect(form.locator("#dating-error")).to_contain_text("保存失败")
+    expect(form.locator("#dating-error")).to_contain_text(refused.value.json()["detail"])
+    form.get_by_label("规划期起").fill("2021")
+    form.get_by_label("有效期止").fill("2026-12-31")
+    with page.expect_response(lambda r: r.url.endswith(f"/{gx}/dating")) as saved:
+        form.get_by_role("button", name="保存有效期").click()
+    assert saved.value.ok, saved.value.text()
+    assert saved.value.request.post_data_json == {"valid_to": "2026-12-31"}  # only what changed
+    expect(form).to_be_hidden()
+    expect(row.locator(".doc-status .tag")).to_have_text("现行有效")
+    expect(row).to_contain_text("有效期已在发布后修改")
+    assert next(v for v in admin_api.get("/v1/admin/versions").json() if v["current"])["version"] == version
+    # back to the plan's own validity, so the other tests see the shipped dating
+    r = admin_api.patch(f"/v1/admin/documents/{gx}/dating", json={"valid_to": "2025-12-31"})
+    assert r.status_code == 200 and r.json()["status"] == "ended", r.text
 
 
 def test_catalogue_edit_that_breaks_a_case_is_not_published(admin_page, admin_account, admin_api):
@@ -455,7 +514,13 @@ def test_audit_log_lists_the_admin_actions_and_pages_pass_axe(admin_page, admin_
     page.get_by_label("操作人").fill(admin_account[0])
     page.get_by_role("button", name="筛选").click()
     rows = page.locator("#audit-body tr")
-    for action in ("document.upload", "document.publish", "version.activate", "catalogue.publish"):
+    for action in (
+        "document.upload",
+        "document.publish",
+        "document.dating",
+        "version.activate",
+        "catalogue.publish",
+    ):
         row = page.locator(f"#audit-body tr[data-action='{action}']").first
         expect(row).to_be_visible()
         expect(row).to_contain_text(admin_account[0])

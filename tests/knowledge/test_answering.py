@@ -138,3 +138,12 @@ def test_box_listing_counts_the_numbered_items_and_cites_each(answer):
     reply = answer("广西规划专栏3一共几项？分别是什么？")
     assert reply.kind == "answer" and "共 5 项" in reply.text
     assert len(reply.citations) == 5 and all("专栏3" in c.section for c in reply.citations)
+
+
+def test_a_service_question_opens_with_a_verified_lead_line(answer):
+    reply = answer("准备要孩子了，孕前检查免费吗", region="guangxi")
+    assert reply.kind == "answer" and reply.produced_by == "template_lead"
+    first = reply.text.split("\n")[0]
+    assert first.startswith("免费。") and "1 次" in first and len(first) <= 80
+    assert any("专栏4" in c.section and "1 次" in c.quote for c in reply.citations)
+    assert "（2021—2025年）" in reply.text and "规划期已结束" in reply.text

@@ -3,8 +3,10 @@
  * Vanilla JS, no build step; shared helpers (el, request with the CSRF header, …) from /static/shared/staff.js.
  *
  * Contract: docs/admin-contract.md.
- *   Documents: GET /v1/admin/documents; POST /v1/admin/documents (multipart file + meta JSON) → 201 draft;
- *              POST /v1/admin/documents/{doc_id}/replace → 201 draft; DELETE /v1/admin/documents/{doc_id} → 202 job;
+ *   Documents: GET /v1/admin/documents[?as_of=YYYY-MM-DD]; POST /v1/admin/documents (multipart file + meta JSON)
+ *              → 201 draft; POST /v1/admin/documents/{doc_id}/replace → 201 draft; DELETE /v1/admin/documents/{doc_id}
+ *              → 202 job; PATCH /v1/admin/documents/{doc_id}/dating (kind, supersedes, period, valid_from/to;
+ *              no re-index) → the document row. Dating rules: docs/dating.md.
  *              GET/DELETE /v1/admin/drafts[/{id}]; POST /v1/admin/drafts/{id}/publish → 202 job.
  *   Jobs:      GET /v1/admin/jobs, GET /v1/admin/jobs/{id} (polled every 500 ms while a job runs).
  *   Versions:  GET /v1/admin/versions, POST /v1/admin/versions/{v}/activate.
@@ -31,6 +33,7 @@
     "document.publish": "发布文档",
     "document.replace": "替换文档",
     "document.delete": "删除文档",
+    "document.dating": "修改有效期",
     "draft.discard": "放弃草稿",
     "version.activate": "切换版本",
     "catalogue.publish": "发布服务目录",
@@ -49,6 +52,13 @@
     409: "与已发布的文档冲突",
     404: "要替换的文档不存在",
   };
+  // a document's standing on the date shown (knowledge/dating.py STATUS_LABELS; the API sends status_label too)
+  var DOC_STATUS = {
+    in_force: { label: "现行有效", tag: "tag-ok" },
+    ended: { label: "规划期已结束", tag: "tag-ask" },
+    superseded: { label: "已被新文件替代", tag: "tag-no" },
+    not_yet: { label: "尚未施行", tag: "tag-region" },
+  };
   var VIEWS = ["documents", "versions", "catalogue", "audit", "insights"];
   var POLL_MS = 500;
 
@@ -59,6 +69,7 @@
     drafts: [],
     draft: null, // the draft being previewed
     replacing: null, // the document being replaced (upload form in replace mode)
+    dating: null, // the document whose dating is being edited
     job: null,
     jobTimer: null,
     jobAnnounced: {},
@@ -254,7 +265,8 @@
   function loadDocuments() {
     $("docs-error").textContent = "";
     loadDrafts();
-    return request("GET", "/v1/admin/documents")
+    var asOf = $("docs-as-of").value;
+    return request("GET", "/v1/admin/documents" + (asOf ? "?as_of=" + encodeURIComponent(asOf) : ""))
       .then(function (data) {
         state.documents = asList(data, "documents");
         renderDocuments();
@@ -273,7 +285,13 @@
             el("span", { class: "doc-id muted small", text: d.doc_id }),
           ]),
           el("td", null, [el("span", { class: "tag tag-region", text: regionName(d.region) })]),
-          el("td", { text: periodText(d.period) }),
+          el("td", null, [
+            el("span", { class: "block", text: periodText(d.period) + (d.kind ? " · " + d.kind : "") }),
+            d.valid_from || d.valid_to
+              ? el("span", { class: "muted small block nowrap", text: (d.valid_from || "?") + " 至 " + (d.valid_to || "?") })
+              : null,
+          ]),
+          el("td", { class: "doc-status" }, statusCell(d)),
           el("td", { class: "num", text: d.chunks === undefined || d.chunks === null ? "—" : String(d.chunks) }),
           el("td", { class: "mono small", title: d.version || "", text: d.version ? shortVersion(d.version) : "—" }),
           el("td", { text: d.indexed_at ? when(d.indexed_at) : "—" }),
@@ -285,6 +303,16 @@
               "aria-label": "替换《" + plain(d.title) + "》",
               onclick: function () {
                 openUpload(d);
+              },
+            }),
+            el("button", {
+              type: "button",
+              class: "btn btn-small",
+              text: "编辑有效期",
+              "data-action": "dating",
+              "aria-label": "编辑有效期：《" + plain(d.title) + "》",
+              onclick: function () {
+                openDating(d);
               },
             }),
             el("button", {
@@ -305,6 +333,39 @@
 
   function plain(title) {
     return String(title || "").replace(/[《》]/g, "");
+  }
+
+  function docTitle(docId) {
+    var doc = state.documents.filter(function (x) {
+      return x.doc_id === docId;
+    })[0];
+    return doc ? "《" + plain(doc.title) + "》" : docId;
+  }
+
+  /** The status badge, and which document replaces (or is replaced by) this one. */
+  function statusCell(d) {
+    var known = DOC_STATUS[d.status] || { label: d.status_label || d.status || "—", tag: "tag-no" };
+    var cell = [el("span", { class: "tag " + known.tag, text: d.status_label || known.label })];
+    if (d.superseded_by) cell.push(el("span", { class: "muted small block", text: "新文件：" + docTitle(d.superseded_by) }));
+    if (d.supersedes) cell.push(el("span", { class: "muted small block", text: "替代：" + docTitle(d.supersedes) }));
+    if (d.dating_changed && d.dating_changed.length)
+      cell.push(el("span", { class: "muted small block", text: "有效期已在发布后修改" }));
+    return cell;
+  }
+
+  /** Fill a 替代的文件 select: published documents of the region, never the document itself. */
+  function fillSupersedes(select, region, selfId, chosen) {
+    select.textContent = "";
+    select.appendChild(el("option", { value: "", text: "（不替代其他文件）" }));
+    state.documents.forEach(function (d) {
+      if (d.region !== region || d.doc_id === selfId) return;
+      select.appendChild(
+        el("option", { value: d.doc_id, text: plain(d.title) + "（" + d.doc_id + "，" + periodText(d.period) + "）" })
+      );
+    });
+    if (chosen && !select.querySelector("option[value='" + CSS.escape(chosen) + "']"))
+      select.appendChild(el("option", { value: chosen, text: chosen + "（未发布）" })); // keep what the document says
+    select.value = chosen || "";
   }
 
   function loadDrafts() {
@@ -359,6 +420,7 @@
     $("preview-section").hidden = true;
     $("upload-section").hidden = false;
     $("up-doc-id").readOnly = !!doc;
+    $("dating-section").hidden = true;
     if (doc) {
       $("upload-title").textContent = "替换《" + plain(doc.title) + "》";
       $("upload-submit").textContent = "上传新版本并预览";
@@ -366,6 +428,7 @@
     } else {
       $("upload-title").textContent = "上传新文档";
       $("upload-submit").textContent = "上传并预览";
+      fillSupersedes($("up-supersedes"), $("up-region").value, null, null);
     }
     $("upload-title").focus();
     $("upload-section").scrollIntoView({ block: "start" });
@@ -388,6 +451,8 @@
     }
     set("up-valid-from", meta.valid_from);
     set("up-valid-to", meta.valid_to);
+    set("up-kind", meta.kind || "规划");
+    fillSupersedes($("up-supersedes"), meta.region, meta.doc_id, meta.supersedes);
   }
 
   function readMeta() {
@@ -403,6 +468,8 @@
       period: { start: Number(v("up-period-start")), end: Number(v("up-period-end")) },
       valid_from: v("up-valid-from"),
       valid_to: v("up-valid-to"),
+      kind: v("up-kind") || "规划",
+      supersedes: v("up-supersedes") || null,
     };
     ["issuer", "doc_number", "issued_on"].forEach(function (k) {
       var value = v("up-" + k.replace(/_/g, "-"));
@@ -420,6 +487,99 @@
 
   $("upload-new").addEventListener("click", function () {
     openUpload(null);
+  });
+  $("up-region").addEventListener("change", function () {
+    var self = state.replacing ? state.replacing.doc_id : $("up-doc-id").value.trim();
+    fillSupersedes($("up-supersedes"), this.value, self, $("up-supersedes").value);
+  });
+  $("docs-as-of").addEventListener("change", loadDocuments);
+
+  // dating: PATCH /v1/admin/documents/{doc_id}/dating with the fields that changed
+  function openDating(doc) {
+    state.dating = doc;
+    $("upload-section").hidden = true;
+    $("preview-section").hidden = true;
+    $("dating-section").hidden = false;
+    $("dating-error").textContent = "";
+    Array.prototype.forEach.call($("dating-form").querySelectorAll("[aria-invalid]"), function (n) {
+      n.removeAttribute("aria-invalid");
+    });
+    $("dating-title").textContent = "编辑有效期：《" + plain(doc.title) + "》";
+    $("dt-kind").value = doc.kind || "规划";
+    fillSupersedes($("dt-supersedes"), doc.region, doc.doc_id, doc.supersedes);
+    $("dt-period-start").value = doc.period ? doc.period.start : "";
+    $("dt-period-end").value = doc.period ? doc.period.end : "";
+    $("dt-valid-from").value = doc.valid_from || "";
+    $("dt-valid-to").value = doc.valid_to || "";
+    $("dating-title").focus();
+    $("dating-section").scrollIntoView({ block: "start" });
+  }
+
+  function closeDating() {
+    var doc = state.dating;
+    state.dating = null;
+    $("dating-section").hidden = true;
+    var row = doc && document.querySelector("#docs-body tr[data-doc='" + CSS.escape(doc.doc_id) + "']");
+    var button = row && row.querySelector("button[data-action='dating']");
+    (button || $("upload-new")).focus();
+  }
+
+  $("dating-cancel").addEventListener("click", closeDating);
+
+  $("dating-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var doc = state.dating;
+    if (!doc) return;
+    var error = $("dating-error");
+    error.textContent = "";
+    var v = function (id) {
+      return $(id).value.trim();
+    };
+    var problems = [];
+    var period = { start: Number(v("dt-period-start")), end: Number(v("dt-period-end")) };
+    if (!period.start || !period.end || period.end < period.start) problems.push(["dt-period-start", "规划期的起止年份不正确"]);
+    if (!v("dt-valid-from") || !v("dt-valid-to")) problems.push(["dt-valid-from", "请填写有效期的起止日期"]);
+    else if (v("dt-valid-to") < v("dt-valid-from")) problems.push(["dt-valid-to", "有效期止不能早于有效期起"]);
+    Array.prototype.forEach.call(this.querySelectorAll("[aria-invalid]"), function (n) {
+      n.removeAttribute("aria-invalid");
+    });
+    if (problems.length) {
+      problems.forEach(function (p) {
+        $(p[0]).setAttribute("aria-invalid", "true");
+      });
+      error.textContent = problems
+        .map(function (p) {
+          return p[1];
+        })
+        .join("；");
+      $(problems[0][0]).focus();
+      return;
+    }
+    var change = {};
+    if (v("dt-kind") !== (doc.kind || "规划")) change.kind = v("dt-kind");
+    if ((v("dt-supersedes") || null) !== (doc.supersedes || null)) change.supersedes = v("dt-supersedes") || null;
+    if (!doc.period || period.start !== doc.period.start || period.end !== doc.period.end) change.period = period;
+    if (v("dt-valid-from") !== doc.valid_from) change.valid_from = v("dt-valid-from");
+    if (v("dt-valid-to") !== doc.valid_to) change.valid_to = v("dt-valid-to");
+    if (!Object.keys(change).length) {
+      error.textContent = "没有修改任何字段。";
+      return;
+    }
+    var submit = $("dating-submit");
+    submit.disabled = true;
+    request("PATCH", "/v1/admin/documents/" + encodeURIComponent(doc.doc_id) + "/dating", change)
+      .then(function (row) {
+        announce("已保存《" + plain(doc.title) + "》的有效期：" + ((row && row.status_label) || "") + "。");
+        return loadDocuments().then(closeDating);
+      })
+      .catch(function (e) {
+        if (e.status === 401 || forbidden(e)) return fail()(e);
+        error.textContent = "保存失败：" + e.message;
+        $("dating-submit").focus();
+      })
+      .then(function () {
+        submit.disabled = false;
+      });
   });
   $("upload-cancel").addEventListener("click", function () {
     $("upload-section").hidden = true;
@@ -492,6 +652,8 @@
       regionName(meta.region) +
       " · 规划期 " +
       periodText(meta.period) +
+      (meta.kind ? " · " + meta.kind : "") +
+      (meta.supersedes ? " · 替代 " + meta.supersedes : "") +
       (draft.source_name ? " · 存储名 " + draft.source_name : "") +
       " · 尚未发布";
 
