@@ -365,7 +365,7 @@ MISSING_TABLES = {"ningxia": "宁夏规划的主要指标表（专栏1）在现�
 # What the indicator tables measure (rates, per-capita and per-thousand figures, targets): asked without a
 # region these need one; asked of a region whose table is missing they are declined, not guessed.
 _TABLE_INDICATOR = re.compile(
-    r"率|比例|比重|占比|每[千万百]|人均|指标|目标值|预期寿命|床位数|年限|覆盖面|约束性|预期性|十四五末|2025年?.{0,12}目标"
+    r"率|比例|比重|占比|每[千万百]|人均|指标|目标值|预期寿命|床位|病床|年限|覆盖面|约束性|预期性|十四五末|2025年?.{0,12}目标"
 )
 
 
