@@ -126,9 +126,16 @@ _FOLLOW_UP_LEAD = re.compile(r"^(那|那么|还有|另外|那要是|如果是)")
 _TOPIC_TERMS = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
+_CORRECTION = re.compile(
+    r"^(不对|不是|错了|搞错了|说错了|我的意思是|我是说|我说的是)[，,。！!\s]*((我|俺)?(是说|说的是|问的是))?[，,\s]*"
+)
+
+
 def resolve_follow_up(question: str, context: Context) -> tuple[str, Region | None]:
-    """The question to search for, and a region the follow-up itself switches to ("宁夏呢")."""
-    q = question.strip()
+    """The question to search for, and a region the follow-up itself switches to ("宁夏呢").
+
+    A correction ("不对，我是说我爸，他是老兵") replaces what was asked: its own words are the question."""
+    q = _CORRECTION.sub("", question.strip()) or question.strip()
     if not context.last_query:
         return q, None
     if chosen := region_choice(q):
@@ -560,6 +567,11 @@ def _compose(
             return _ask_region("两地规划的指标和目标值各不相同。", query=query)
         if region is not None and (reply := _indicator_reply(query, region, hits, source_texts, table_like)):
             return reply
+    if (not hits or not _confident(hits)) and context.last_query and query != context.last_query:
+        # "那像我这样的能住进去不？": a message that means nothing alone continues the last topic.
+        query = f"{context.last_query} {query}"
+        result = retriever.search(query, top_k=10, region=region, route=route, as_of=as_of)
+        hits = result.hits
     if not hits or not _confident(hits):
         return refuse("抱歉，广西、宁夏的公共服务规划里没有找到能回答这个问题的内容。", "low_confidence")
 

@@ -147,3 +147,16 @@ def test_a_service_question_opens_with_a_verified_lead_line(answer):
     assert first.startswith("免费。") and "1 次" in first and len(first) <= 80
     assert any("专栏4" in c.section and "1 次" in c.quote for c in reply.citations)
     assert "（2021—2025年）" in reply.text and "规划期已结束" in reply.text
+
+
+def test_a_correction_is_asked_on_its_own_words():
+    context = Context(last_query="贺州的，我有残疾证，广西对我们残疾人有啥帮扶", region="guangxi")
+    query, switched = resolve_follow_up("不对，我是说我爸，他是当兵打仗落下的伤残", context)
+    assert query == "我爸，他是当兵打仗落下的伤残" and switched is None
+
+
+def test_a_message_meaning_nothing_alone_continues_the_last_topic(answer):
+    first = answer("盐池县有没有老年养护院", region="ningxia")
+    assert first.kind == "answer"
+    follow = answer("那像我这样的能住进去不？", context=Context(last_query=first.query, region="ningxia"))
+    assert follow.kind == "answer" and follow.query.startswith(first.query)
