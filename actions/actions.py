@@ -55,11 +55,27 @@ async def answer_latest(tracker: Tracker) -> dict[str, Any]:
     )
 
 
+async def known_profile(tracker: Tracker) -> dict[str, Any]:
+    """The profile so far: what the form collected, over what the resident already said ("我在南宁",
+    "老婆刚怀孕", "我爸七十了") — so the form asks only what is missing."""
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user" and e.get("text")]
+    try:
+        hinted = await api.hints(said, known_region(tracker))
+    except api.ApiError:
+        hinted = {}
+    return {**hinted, **profile_from_slots(tracker.current_slot_values())}
+
+
 def utter_reply(dispatcher: CollectingDispatcher, reply: dict[str, Any]) -> None:
     """Send an answer-service reply to the resident as one complete chat message."""
     dispatcher.utter_message(
         json_message=message(
-            reply["kind"], reply["text"], reply.get("citations") or [], reply.get("buttons") or []
+            reply["kind"],
+            reply["text"],
+            reply.get("citations") or [],
+            reply.get("buttons") or [],
+            produced_by=reply.get("produced_by"),
+            services=reply.get("services"),
         )
     )
 
@@ -118,10 +134,11 @@ class ValidateEligibilityForm(FormValidationAction):
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
         slots = tracker.current_slot_values()
-        profile = profile_from_slots(slots)
+        profile = await known_profile(tracker)
         # rasa-sdk validates only slots listed here: keep the one just answered until it is normalised.
-        pending = [n for n in PROFILE_SLOTS if slots.get(n) is not None and n not in profile]
-        if len(profile) >= settings.max_form_questions:
+        answered = profile_from_slots(slots)
+        pending = [n for n in PROFILE_SLOTS if slots.get(n) is not None and n not in answered]
+        if len(answered) >= settings.max_form_questions:  # questions asked, not facts already known
             return pending
         try:
             result = await api.check(profile, tracker.get_slot("services"), known_region(tracker))
@@ -145,7 +162,7 @@ class ActionCheckEligibility(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        profile = profile_from_slots(tracker.current_slot_values())
+        profile = await known_profile(tracker)
         try:
             result = await api.check(profile, tracker.get_slot("services"), known_region(tracker))
         except api.ApiError:

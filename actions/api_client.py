@@ -41,7 +41,7 @@ async def answer(
     }
     if as_of:  # the operator console asks "按2024年的规定" through the chat metadata
         body["as_of"] = as_of
-    return await _post("/v1/answer", body)
+    return await _post("/v1/answer", body, internal=True)  # not rate-limited; refusals reach the insights
 
 
 async def check(
@@ -50,6 +50,13 @@ async def check(
     return await _post(
         "/v1/entitlements/check", {"profile": profile, "services": services or None, "region": region}
     )
+
+
+async def hints(messages: list[str], region: str | None) -> dict[str, Any]:
+    result = await _post(
+        "/v1/profile/hints", {"messages": [m[:500] for m in messages[-50:]], "region": region}
+    )
+    return result.get("profile") or {}
 
 
 async def normalize(field: str, text: str) -> dict[str, Any]:
@@ -65,4 +72,6 @@ async def open_ticket(session_id: str, reason: str, profile: dict[str, Any]) -> 
 
 
 async def feedback(session_id: str, rating: str, comment: str | None) -> dict[str, Any]:
-    return await _post("/v1/feedback", {"session_id": session_id, "rating": rating, "comment": comment})
+    return await _post(
+        "/v1/feedback", {"session_id": session_id, "rating": rating, "comment": comment}, internal=True
+    )

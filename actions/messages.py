@@ -16,9 +16,17 @@ def message(
     text: str,
     citations: list[dict[str, Any]] | None = None,
     buttons: list[dict[str, str]] | None = None,
+    produced_by: str | None = None,
+    services: list[str] | None = None,
 ) -> dict[str, Any]:
+    """``produced_by``/``services`` say how the answer service made the reply (template lead line,
+    extractive, listing, indicator row, declined …) so the operator transcript can show why."""
     cites = [{k: c.get(k) for k in CITATION_FIELDS} for c in citations or []]
-    return {"kind": kind, "text": text, "citations": cites, "buttons": buttons or []}
+    out: dict[str, Any] = {"kind": kind, "text": text, "citations": cites, "buttons": buttons or []}
+    if produced_by:
+        out["produced_by"] = produced_by
+        out["services"] = services or []
+    return out
 
 
 _CHOICES = {

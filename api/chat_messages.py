@@ -34,6 +34,10 @@ class ChatMessage(BaseModel):
     text: str
     citations: list[ChatCitation] = Field(default_factory=list)
     buttons: list[ChatButton] = Field(default_factory=list)
+    # How the answer service produced it (template_lead / extractive / listing / indicator_row /
+    # indicator_text / clarify_region / declined) and which catalogue services it rests on: for operators.
+    produced_by: str | None = None
+    services: list[str] = Field(default_factory=list)
 
 
 def declined_message(text: str) -> tuple[ChatMessage, str] | None:
@@ -46,7 +50,7 @@ def declined_message(text: str) -> tuple[ChatMessage, str] | None:
         return None
     reply = refuse(refusal.message, refusal.code)
     buttons = [ChatButton(title=b.title, payload=b.payload) for b in reply.buttons]
-    return ChatMessage(kind="refuse", text=reply.text, buttons=buttons), refusal.code
+    return ChatMessage(kind="refuse", text=reply.text, buttons=buttons, produced_by="declined"), refusal.code
 
 
 def merge_rasa_output(entries: list[dict[str, Any]]) -> list[ChatMessage]:

@@ -143,7 +143,7 @@ def resolve_follow_up(question: str, context: Context) -> tuple[str, Region | No
     content = [
         t for t in word_tokens(q) if len(t) >= 2 and t not in ("免费", "多少", "怎么", "办理", "要钱", "收费")
     ]
-    if len(q) <= 12 and (not content or _FOLLOW_UP_LEAD.match(q) and len(content) <= 1):
+    if len(q) <= 12 and (not content or _FOLLOW_UP_LEAD.match(q) and len(content) <= 2):
         # "要钱吗" / "怎么办理" have no topic of their own; "那婚检呢" brings one: keep the question's frame only then
         if content:
             return f"{q} {_frame(context.last_query)}", None

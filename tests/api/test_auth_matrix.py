@@ -28,6 +28,7 @@ PUBLIC = {
     ("POST", "/v1/entitlements/check"),
     ("GET", "/v1/profile/fields"),
     ("POST", "/v1/profile/normalize"),
+    ("POST", "/v1/profile/hints"),
     ("POST", "/v1/answer"),
     ("POST", "/v1/chat"),
     ("GET", "/v1/chat/{session_id}/history"),
