@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 from tqdm import tqdm
 
 from knowledge.errors import KnowledgeError
-from knowledge.settings import get_settings
+from knowledge.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="民生服务助手 Minsheng")
 models_app = typer.Typer(no_args_is_help=True, help="Embedding model management")
@@ -87,19 +88,25 @@ def search(
     region: RegionOpt = None,
     k: Annotated[int, typer.Option("-k", "--top-k")] = 5,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="documents in force on this date")
+    ] = None,
 ) -> None:
-    """Hybrid search with citations."""
+    """Hybrid search with citations; documents in force on --as-of (default today) rank first."""
     from knowledge import search as do_search
 
     try:
-        result = do_search(query, top_k=k, region=region)
+        result = do_search(query, top_k=k, region=region, as_of=as_of.date() if as_of else None)
     except KnowledgeError as exc:
         _fail(exc)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
     for i, hit in enumerate(result.hits, 1):
-        typer.secho(f"{i}. [{hit.score:.4f}] {hit.title} {hit.section}  ({hit.start}-{hit.end})", bold=True)
+        typer.secho(
+            f"{i}. [{hit.score:.4f}] {hit.title} {hit.section}  ({hit.start}-{hit.end}) {hit.status or ''}",
+            bold=True,
+        )
         typer.echo(f"   {hit.text}")
 
 
@@ -339,11 +346,13 @@ def users_list() -> None:
         typer.echo(f"{user.username:<20} {user.role}")
 
 
-def _seed_demo_accounts() -> dict[str, str]:
-    """Demo staff accounts for a local run (only created when missing)."""
+def _seed_demo_accounts(settings: Settings | None = None) -> dict[str, str]:
+    """Demo staff accounts for a local demo run, created when missing; none at all outside demo mode."""
     from api.auth import AuthStore
 
-    settings = get_settings()
+    settings = settings or get_settings()
+    if not settings.demo:
+        return {}
     store = AuthStore(settings)
     accounts = {
         "operator": ("operator", settings.demo_operator_password),
@@ -363,31 +372,56 @@ def serve(
     """Prepare the model and the default knowledge base if missing, then serve the API."""
     import uvicorn
 
+    from api.deployment import InsecureDeployment, check_deployment
+
     settings = get_settings()
+    host, port = host or settings.api_host, port or settings.api_port
+    try:
+        check_deployment(settings, host)  # before the minutes of model and index preparation
+    except InsecureDeployment as exc:
+        _fail(exc)
     models_prepare()
     _ingest(None, force=False)
-    host, port = host or settings.api_host, port or settings.api_port
     typer.secho(
         f"API: http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", fg=typer.colors.GREEN
     )
-    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+    # X-Forwarded-For is believed only from MINSHENG_TRUSTED_PROXIES, by the app itself (api/main.py)
+    uvicorn.run("api.main:app", host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command()
 def up() -> None:
     """The whole product: Redis check, model, knowledge base, Rasa model (trained if bot/ changed), action server,
-    Rasa server and API. Prints the URLs; Ctrl-C stops everything."""
+    Rasa server and API. Prints the URLs; Ctrl-C stops everything.
+
+    A local demo: MINSHENG_DEMO=1 unless the environment says otherwise (demo accounts, development tokens,
+    loopback only). With MINSHENG_DEMO=0 it starts the same stack in production mode, which needs secrets of
+    your own (docs/security.md)."""
+    import os
     import signal
     import subprocess
     import sys
     import time
 
+    from api.deployment import InsecureDeployment, check_deployment
     from api.stack import Stack, StackError, ensure_model, redis_ok
 
+    os.environ.setdefault("MINSHENG_DEMO", "1")  # the child processes inherit it
+    get_settings.cache_clear()
     settings = get_settings()
     if not redis_ok(settings):
         _fail(
             RuntimeError(f"Redis is not answering at {settings.redis_url} (scripts/bootstrap.sh starts it)")
+        )
+    try:
+        check_deployment(settings)
+    except InsecureDeployment as exc:
+        _fail(exc)
+    if settings.demo:
+        typer.secho(
+            "demo mode (MINSHENG_DEMO=1): demo staff accounts with published passwords and development tokens, "
+            "on loopback only. For a real deployment see docs/security.md.",
+            fg=typer.colors.YELLOW,
         )
     # In child processes: embedding the plans loads the model (~1.7 GB), which this supervisor must not keep.
     for step in (["models", "prepare"], ["ingest"]):
@@ -401,13 +435,17 @@ def up() -> None:
         stack = Stack(settings, settings.data_dir / "logs").start(model)
     except StackError as exc:
         _fail(exc)
-    logins = _seed_demo_accounts()
     base = f"http://{settings.api_host}:{settings.api_port}"
+    if logins := _seed_demo_accounts(settings):
+        operator_login = f"   (demo login: operator / {logins['operator']})"
+        admin_login = f"      (demo login: admin / {logins['admin']})"
+    else:
+        operator_login = admin_login = "   (staff accounts: minsheng users add NAME --role operator|admin)"
     typer.secho(
-        "Minsheng is up.\n"
+        "Minsheng is up" + (" (demo mode)" if settings.demo else "") + ".\n"
         f"  resident chat widget: {base}/\n"
-        f"  operator console:     {base}/operator   (demo login: operator / {logins['operator']})\n"
-        f"  admin console:        {base}/admin      (demo login: admin / {logins['admin']})\n"
+        f"  operator console:     {base}/operator{operator_login}\n"
+        f"  admin console:        {base}/admin{admin_login}\n"
         f"  API:                  {base}  (docs: {base}/docs; chat: POST {base}/v1/chat)",
         fg=typer.colors.GREEN,
     )

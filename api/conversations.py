@@ -6,9 +6,15 @@ Keys (prefix from settings):
   {p}:ticket:{id}         JSON ticket
   {p}:tickets:open        sorted set of open ticket ids by creation time
   {p}:tickets:all         sorted set of all ticket ids
-  {p}:feedback            list of JSON feedback records
-  {p}:unanswered          list of JSON questions the bot declined (capped), for admin insights
+  {p}:feedback            list of JSON feedback records (capped, each kept insights_retention_days)
+  {p}:unanswered          list of JSON questions the bot declined (capped, each kept insights_retention_days)
+  {p}:pii:{sid}:{ref}     one personal value as the resident typed it (expires after pii_reveal_ttl_seconds)
   {p}:events              pub/sub channel (ticket opened/closed, operator messages) for live consoles
+
+Personal data (knowledge/privacy.py) is masked here, on every write of resident text: history entries of
+role "user", ticket reasons and profiles, feedback questions and comments, declined questions. Reads mask
+again, so records written before masking existed never leave the store in clear. The clear value of each
+masked span in a resident's message is kept only in its own short-lived key, for an operator to reveal.
 """
 
 from __future__ import annotations
@@ -22,7 +28,32 @@ import redis
 from pydantic import BaseModel, Field
 
 from api.chat_messages import ChatMessage
+from knowledge.privacy import Kind, mask, mask_data, redact
 from knowledge.settings import Settings
+
+# Drops list records older than ARGV[1] from the head (records are appended in time order), atomically.
+_PRUNE_OLDER = """
+local dropped = 0
+while dropped < 1000 do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head then break end
+  local ok, item = pcall(cjson.decode, head)
+  if ok and type(item) == 'table' and type(item.ts) == 'number' and item.ts >= tonumber(ARGV[1]) then break end
+  redis.call('LPOP', KEYS[1])
+  dropped = dropped + 1
+end
+return dropped
+"""
+
+
+class MaskedValue(BaseModel):
+    """A masked personal value inside an entry's text; ``ref`` lets an operator reveal it (audited)."""
+
+    ref: str
+    kind: Kind
+    start: int
+    end: int
+    masked: str
 
 
 class HistoryEntry(BaseModel):
@@ -31,6 +62,7 @@ class HistoryEntry(BaseModel):
     text: str
     message: ChatMessage | None = None  # bot/operator messages keep kind, citations and buttons
     delivered: bool = True  # a user message Rasa never received (it was down) is kept, marked undelivered
+    masked: list[MaskedValue] = Field(default_factory=list)  # personal values masked in ``text``
 
 
 class Ticket(BaseModel):
@@ -62,14 +94,52 @@ class Unanswered(BaseModel):
     ts: float = Field(default_factory=time.time)
 
 
-UNANSWERED_KEPT = 5000
-
-
 class ConversationStore:
     def __init__(self, settings: Settings, client: redis.Redis | None = None):
         self.settings = settings
         self.redis = client or redis.Redis.from_url(settings.redis_url, decode_responses=True)
         self.p = settings.redis_prefix
+        self._prune = self.redis.register_script(_PRUNE_OLDER)
+
+    # --- personal data -----------------------------------------------------------------------------
+    def _pii_key(self, session_id: str, ref: str) -> str:
+        return f"{self.p}:pii:{session_id}:{ref}"
+
+    def resident_entry(self, session_id: str, text: str, delivered: bool = True) -> HistoryEntry:
+        """A resident's message as it may be stored and forwarded: personal values masked.
+
+        Each value as typed goes to its own key that expires after ``pii_reveal_ttl_seconds``; the entry
+        carries only the masks and their refs, which operators may reveal one at a time."""
+        redaction = redact(text)
+        masked = [
+            MaskedValue(ref=uuid.uuid4().hex[:16], kind=s.kind, start=s.start, end=s.end, masked=s.masked)
+            for s in redaction.spans
+        ]
+        if masked:
+            with self.redis.pipeline() as pipe:
+                for ref, span in zip(masked, redaction.spans, strict=True):
+                    pipe.set(
+                        self._pii_key(session_id, ref.ref),
+                        json.dumps({"kind": span.kind, "value": span.value}, ensure_ascii=False),
+                        ex=self.settings.pii_reveal_ttl_seconds,
+                    )
+                pipe.execute()
+        return HistoryEntry(role="user", text=redaction.text, delivered=delivered, masked=masked)
+
+    def reveal(self, session_id: str, ref: str) -> tuple[str, str] | None:
+        """(kind, value as typed) of one masked value of this session, or None when unknown or expired."""
+        raw = self.redis.get(self._pii_key(session_id, ref))
+        if not raw:
+            return None
+        item = json.loads(raw)
+        return item["kind"], item["value"]
+
+    @staticmethod
+    def _masked_entry(entry: HistoryEntry) -> HistoryEntry:
+        if entry.role != "user":
+            return entry  # bot answers cite offices' public numbers; operators write their own replies
+        text = mask(entry.text)
+        return entry if text == entry.text else entry.model_copy(update={"text": text})
 
     # --- history -------------------------------------------------------------------------------
     def _chat_key(self, session_id: str) -> str:
@@ -80,19 +150,20 @@ class ConversationStore:
             return
         key = self._chat_key(session_id)
         with self.redis.pipeline() as pipe:
-            pipe.rpush(key, *[e.model_dump_json() for e in entries])
+            pipe.rpush(key, *[self._masked_entry(e).model_dump_json() for e in entries])
             pipe.ltrim(key, -self.settings.history_limit, -1)
             pipe.expire(key, self.settings.session_ttl_seconds)
             pipe.execute()
 
     def history(self, session_id: str) -> list[HistoryEntry]:
         return [
-            HistoryEntry.model_validate_json(raw)
+            self._masked_entry(HistoryEntry.model_validate_json(raw))
             for raw in self.redis.lrange(self._chat_key(session_id), 0, -1)
         ]
 
     def mark_last_delivered(self, session_id: str, text: str) -> bool:
         """A retried message that was kept as undelivered is marked delivered instead of stored twice."""
+        text = mask(text)  # entries hold the masked text
         key = self._chat_key(session_id)
         tail = self.redis.lrange(key, -5, -1)  # the bot may already have added entries after it (hand-off)
         for offset, raw in enumerate(reversed(tail), start=1):
@@ -155,7 +226,9 @@ class ConversationStore:
         existing = self.active_ticket(session_id)
         if existing and existing.status == "open":
             return existing  # asking twice must not queue the resident twice
-        ticket = Ticket(id=uuid.uuid4().hex[:12], session_id=session_id, reason=reason, profile=profile)
+        ticket = Ticket(
+            id=uuid.uuid4().hex[:12], session_id=session_id, reason=mask(reason), profile=mask_data(profile)
+        )
         with self.redis.pipeline() as pipe:
             pipe.set(f"{self.p}:ticket:{ticket.id}", ticket.model_dump_json())
             pipe.zadd(f"{self.p}:tickets:open", {ticket.id: ticket.created_at})
@@ -167,7 +240,11 @@ class ConversationStore:
 
     def get_ticket(self, ticket_id: str) -> Ticket | None:
         raw = self.redis.get(f"{self.p}:ticket:{ticket_id}")
-        return Ticket.model_validate_json(raw) if raw else None
+        if not raw:
+            return None
+        ticket = Ticket.model_validate_json(raw)
+        ticket.reason, ticket.profile = mask(ticket.reason), mask_data(ticket.profile)
+        return ticket
 
     def list_tickets(
         self, status: Literal["open", "closed", "all"] = "open", limit: int = 100
@@ -178,10 +255,12 @@ class ConversationStore:
         return [t for t in tickets if status == "all" or t.status == status]
 
     def save_ticket(self, ticket: Ticket) -> None:
+        ticket.reason, ticket.profile = mask(ticket.reason), mask_data(ticket.profile)
         self.redis.set(f"{self.p}:ticket:{ticket.id}", ticket.model_dump_json())
 
     def close_ticket(self, ticket: Ticket, by: str | None) -> Ticket:
         ticket.status, ticket.closed_at, ticket.closed_by = "closed", time.time(), by
+        ticket.reason, ticket.profile = mask(ticket.reason), mask_data(ticket.profile)
         with self.redis.pipeline() as pipe:
             pipe.set(f"{self.p}:ticket:{ticket.id}", ticket.model_dump_json())
             pipe.zrem(f"{self.p}:tickets:open", ticket.id)
@@ -190,24 +269,44 @@ class ConversationStore:
         self.publish("ticket_closed", ticket.model_dump())
         return ticket
 
-    # --- feedback and events ---------------------------------------------------------------------
-    def add_feedback(self, feedback: Feedback) -> None:
-        self.redis.rpush(f"{self.p}:feedback", feedback.model_dump_json())
+    # --- feedback and declined questions (admin insights): capped, each record kept a limited time ------
+    def _cutoff(self) -> float:
+        return time.time() - self.settings.insights_retention_days * 86400
 
-    def feedback(self, limit: int = 500) -> list[Feedback]:
-        return [Feedback.model_validate_json(r) for r in self.redis.lrange(f"{self.p}:feedback", -limit, -1)]
-
-    def record_unanswered(self, item: Unanswered) -> None:
-        key = f"{self.p}:unanswered"
+    def _keep(self, key: str, record: BaseModel) -> None:
+        self._prune(keys=[key], args=[self._cutoff()])
         with self.redis.pipeline() as pipe:
-            pipe.rpush(key, item.model_dump_json())
-            pipe.ltrim(key, -UNANSWERED_KEPT, -1)
+            pipe.rpush(key, record.model_dump_json())
+            pipe.ltrim(key, -self.settings.insights_kept, -1)
+            pipe.expire(key, self.settings.insights_retention_days * 86400)
             pipe.execute()
 
+    def add_feedback(self, feedback: Feedback) -> None:
+        self._keep(f"{self.p}:feedback", self._masked_feedback(feedback))
+
+    @staticmethod
+    def _masked_feedback(f: Feedback) -> Feedback:
+        # the answer is the bot's own text (public office numbers stay); what the resident typed is masked
+        return f.model_copy(
+            update={"question": f.question and mask(f.question), "comment": f.comment and mask(f.comment)}
+        )
+
+    def feedback(self, limit: int = 500) -> list[Feedback]:
+        cutoff = self._cutoff()
+        records = (
+            Feedback.model_validate_json(r) for r in self.redis.lrange(f"{self.p}:feedback", -limit, -1)
+        )
+        return [self._masked_feedback(f) for f in records if f.ts >= cutoff]
+
+    def record_unanswered(self, item: Unanswered) -> None:
+        self._keep(f"{self.p}:unanswered", item.model_copy(update={"question": mask(item.question)}))
+
     def unanswered(self, limit: int = 1000) -> list[Unanswered]:
-        return [
+        cutoff = self._cutoff()
+        records = (
             Unanswered.model_validate_json(r) for r in self.redis.lrange(f"{self.p}:unanswered", -limit, -1)
-        ]
+        )
+        return [u.model_copy(update={"question": mask(u.question)}) for u in records if u.ts >= cutoff]
 
     def publish(self, event: str, data: dict[str, Any]) -> None:
         self.redis.publish(

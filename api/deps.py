@@ -11,8 +11,10 @@ from api.answer_cache import AnswerCache
 from api.audit import AuditLog
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, AuthStore, Session
 from api.conversations import ConversationStore
+from api.deployment import internal_token_ok
 from api.jobs import JobRunner
 from api.rasa_client import RasaClient
+from api.rate_limits import is_internal_caller
 from knowledge.catalogue.editing import CatalogueStore
 from knowledge.catalogue.loader import Catalogue
 from knowledge.library import DocumentLibrary
@@ -76,7 +78,7 @@ def require_internal(
     request: Request, x_minsheng_internal_token: Annotated[str | None, Header()] = None
 ) -> None:
     """Endpoints only our action server may call."""
-    if x_minsheng_internal_token != request.app.state.settings.internal_token:
+    if not internal_token_ok(request.app.state.settings, x_minsheng_internal_token):
         raise HTTPException(401, "internal endpoint: missing or wrong X-Minsheng-Internal-Token")
 
 
@@ -119,6 +121,7 @@ ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
 RasaDep = Annotated[RasaClient, Depends(get_rasa)]
 SourceTextsDep = Annotated[Mapping[str, str], Depends(get_source_texts)]
 InternalOnly = Depends(require_internal)
+InternalCaller = Annotated[bool, Depends(is_internal_caller)]  # True when the call carries the internal token
 AuthDep = Annotated[AuthStore, Depends(get_auth)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 AnswerCacheDep = Annotated[AnswerCache, Depends(get_answer_cache)]

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import errors
 from api.answer_cache import AnswerCache
 from api.audit import AuditLog
 from api.auth import AuthStore
+from api.body_limit import BodyLimitMiddleware
 from api.conversations import ConversationStore
+from api.deployment import check_deployment
 from api.jobs import JobRunner
 from api.rasa_client import RasaClient
+from api.rate_limits import RateLimiter, document_limits, rate_limited
 from api.routes import (
     admin_audit,
     admin_catalogue,
@@ -37,6 +41,7 @@ from api.routes import (
     sources,
 )
 from api.routes import auth as auth_routes
+from api.security_headers import SecurityHeadersMiddleware
 from knowledge.catalogue.editing import CatalogueStore
 from knowledge.library import DocumentLibrary
 from knowledge.retrieval import Retriever
@@ -53,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
+        check_deployment(settings)  # no published secret outside a loopback demo (api/deployment.py)
         docs = load_sources(settings.sources_dir)  # the catalogue cites the shipped plans
         # Published catalogue revisions live in data_dir (seeded from the shipped YAML on first use).
         app.state.catalogue_store = CatalogueStore(settings, docs)
@@ -60,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.conversations = ConversationStore(settings)
         app.state.rasa = RasaClient(settings)
         app.state.auth = AuthStore(settings)
+        app.state.rate_limiter = RateLimiter(settings)
         app.state.audit = AuditLog(settings)
         app.state.answer_cache = AnswerCache()
         app.state.retriever = Retriever(settings)
@@ -90,6 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # 64 KB bodies (the document uploads: the upload cap), refused without buffering (api/body_limit.py).
+    # Added before CORS, so it runs inside it: a page embedding the widget can read the 413.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     # The widget is embedded on other sites: let them call the resident endpoints, never with credentials.
     app.add_middleware(
         CORSMiddleware,
@@ -97,17 +107,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=False,
         allow_methods=["GET", "POST"],
         allow_headers=["content-type"],
+        expose_headers=["retry-after"],
     )
+    # The client address (rate limits, staff-login limit, audit) from X-Forwarded-For only when the peer is
+    # one of MINSHENG_TRUSTED_PROXIES; our servers run uvicorn with --no-proxy-headers: this is the only place.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(SecurityHeadersMiddleware, web_dir=WEB_DIR, embed_origins=settings.cors_origins)
+    document_limits(search.router, answer.router, chat.router, feedback.router)  # 429 in the OpenAPI schema
     app.include_router(health.router)
-    app.include_router(search.router)
+    app.include_router(search.router, dependencies=[Depends(rate_limited("search"))])
     app.include_router(services.router)
     app.include_router(life_events.router)
     app.include_router(entitlements.router)
     app.include_router(profile.router)
-    app.include_router(answer.router)
-    app.include_router(chat.router)
+    app.include_router(answer.router, dependencies=[Depends(rate_limited("answer"))])
+    app.include_router(chat.router, dependencies=[Depends(rate_limited("chat"))])
     app.include_router(handoff.router)
-    app.include_router(feedback.router)
+    app.include_router(feedback.router, dependencies=[Depends(rate_limited("feedback"))])
     app.include_router(sources.router)
     app.include_router(auth_routes.router)
     app.include_router(operator.router)

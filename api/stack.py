@@ -210,6 +210,9 @@ class Stack:
                 str(s.api_port),
                 "--log-level",
                 "warning",
+                # X-Forwarded-For is believed only from MINSHENG_TRUSTED_PROXIES, by the app (api/main.py);
+                # uvicorn's own handling would believe any local peer.
+                "--no-proxy-headers",
             ]
             self._spawn(name, cmd, REPO_ROOT, {})
 

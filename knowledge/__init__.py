@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -15,10 +16,14 @@ if TYPE_CHECKING:
 
 @cache
 def default_retriever() -> Retriever:
+    from knowledge.library import DocumentLibrary
     from knowledge.retrieval import Retriever
     from knowledge.settings import get_settings
 
-    return Retriever(get_settings())
+    retriever = Retriever(get_settings())
+    # The admins' dating edits (docs/dating.md) apply to the CLI as they do to the API.
+    retriever.dating_overrides = DocumentLibrary(retriever.settings, retriever.store).dating_overrides
+    return retriever
 
 
 @cache
@@ -34,9 +39,10 @@ def default_route() -> RouteIndex:
     return ServiceRoute(retriever.embedder, retriever.store.client).index(catalogue)
 
 
-def search(query: str, top_k: int = 5, region: str | None = None) -> SearchResult:
-    """Hybrid search (with the question → service route) over the current index version, default settings."""
-    return default_retriever().search(query, top_k=top_k, region=region, route=default_route())
+def search(query: str, top_k: int = 5, region: str | None = None, as_of: date | None = None) -> SearchResult:
+    """Hybrid search (with the question → service route) over the current index version, default settings;
+    documents in force on ``as_of`` (default today) rank first."""
+    return default_retriever().search(query, top_k=top_k, region=region, route=default_route(), as_of=as_of)
 
 
 __all__ = ["default_retriever", "default_route", "search"]

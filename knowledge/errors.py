@@ -42,6 +42,16 @@ class DocumentTooLarge(KnowledgeError):
     """An uploaded file exceeds the upload limit."""
 
 
+class ParseLimitExceeded(DocumentTooLarge):
+    """An upload within the size limit unpacks or converts to more than a parse limit allows: a zip bomb (declared
+    uncompressed size, compression ratio, entry count), too many PDF pages, too much text, XML nodes or nesting
+    over the parser's limits, or a parse that needs too much memory."""
+
+
+class ParseTimeout(ParseLimitExceeded):
+    """Converting an upload took longer than the parse timeout."""
+
+
 class UnsupportedFormat(KnowledgeError):
     """An uploaded file is not one of the formats we can convert (txt, md, docx, pdf, html)."""
 

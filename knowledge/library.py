@@ -24,7 +24,7 @@ from typing import Any, Literal
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from knowledge.converters import convert, extension
+from knowledge.converters import ParseLimits, convert, extension
 from knowledge.dating import DocKind
 from knowledge.errors import (
     DuplicateDocument,
@@ -286,7 +286,7 @@ class DocumentLibrary:
         author: str = "system",
     ) -> Draft:
         """Convert, validate and stage an upload. Nothing is stored unless every check passes."""
-        text = convert(filename, data)
+        text = convert(filename, data, ParseLimits.from_settings(self.settings))
         published = self.published()
         self.check_unique(meta, replaces, published)
         self.check_supersedes(meta.doc_id, meta.region, meta.supersedes, published)

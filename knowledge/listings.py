@@ -10,23 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from knowledge.catalogue.models import CATEGORIES
 from knowledge.chunking import Chunk
 
 LIST_QUESTION = re.compile(
     r"(几项|多少项|哪几项|哪些项目|哪几个|分别是|都有哪些|包括哪些|包含哪些|有哪些|都是啥|一共几|共几)"
 )
 _BOX = re.compile(r"专栏\s*(\d+)")
-CATEGORIES = (
-    "幼有所育",
-    "学有所教",
-    "劳有所得",
-    "病有所医",
-    "老有所养",
-    "住有所居",
-    "弱有所扶",
-    "优军服务保障",
-    "文体服务保障",
-)
 _CATEGORY_WORDS = {c: c for c in CATEGORIES} | {"优军服务": "优军服务保障", "文体服务": "文体服务保障"}
 
 

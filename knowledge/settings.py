@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlparse
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from limits import parse_many
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -37,6 +40,20 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     keep_versions: int = Field(3, ge=1, le=50)
 
+    # Admin document uploads (knowledge/converters.py, docs/security.md): the file itself is at most 20 MB
+    # (MAX_UPLOAD_BYTES); what it unpacks and converts to is bounded too. Over a limit: 413, nothing stored.
+    upload_max_text_bytes: int = Field(20 * 1024 * 1024, ge=1024)  # converted text, UTF-8
+    upload_max_unpacked_bytes: int = Field(50 * 1024 * 1024, ge=1024 * 1024)  # a .docx's declared total
+    upload_max_zip_entries: int = Field(1000, ge=10)
+    # Compression ratio cap (uncompressed : compressed) for zip entries of at least upload_zip_ratio_min_bytes.
+    upload_max_zip_ratio: float = Field(100.0, ge=2.0)
+    upload_zip_ratio_min_bytes: int = Field(1024 * 1024, ge=0)
+    upload_max_pdf_pages: int = Field(500, ge=1)
+    # Each conversion runs in a child process killed after this long (0 = in the API process, no watchdog),
+    # whose address space may grow by at most upload_parse_memory_mb (Linux; 0 = unlimited).
+    upload_parse_timeout_seconds: float = Field(60.0, ge=0, le=3600)
+    upload_parse_memory_mb: int = Field(1024, ge=0)
+
     # Retrieval fusion.
     rrf_k: int = Field(60, ge=1)
     candidate_pool: int = Field(50, ge=5, le=500)
@@ -50,6 +67,13 @@ class Settings(BaseSettings):
     # Rasa re-reads the whole tracker every turn; after this many turns the gateway continues the
     # conversation in a fresh tracker with the slots carried over, so turn 300 costs what turn 10 does.
     tracker_rotate_turns: int = Field(40, ge=5)
+    # Declined questions and feedback (the admins' insights): each record is dropped after this many days,
+    # and each list keeps at most this many records.
+    insights_retention_days: int = Field(30, ge=1, le=3650)
+    insights_kept: int = Field(5000, ge=100, le=1_000_000)
+    # Personal data residents type (ID, phone, card numbers, e-mail) is stored masked everywhere; the value
+    # as typed is kept apart only this long, for an operator handling a hand-off to reveal (audited).
+    pii_reveal_ttl_seconds: int = Field(24 * 3600, ge=60, le=30 * 24 * 3600)
 
     # Dialogue manager (Rasa REST channel) and the action server, all on loopback by default.
     rasa_url: str = "http://127.0.0.1:5005"
@@ -67,7 +91,7 @@ class Settings(BaseSettings):
     # Staff accounts: login sessions, login rate limit, and the demo accounts `minsheng up` creates.
     session_login_seconds: int = Field(8 * 3600, ge=60)
     login_rate_limit: str = "10/minute"
-    cookie_secure: bool = False  # set true behind HTTPS
+    cookie_secure: bool = False  # Secure cookies in demo mode too (outside demo mode they always are)
     # Pages allowed to embed the widget (CORS for the resident endpoints; staff endpoints use SameSite cookies).
     cors_origins: list[str] = ["*"]
     demo_operator_password: str = "operator-demo-2025"
@@ -75,6 +99,56 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+
+    # Demo mode (MINSHENG_DEMO=1, set and announced by `minsheng up`): the demo staff accounts with their
+    # published passwords, the development tokens above, and session cookies without `Secure` (plain-HTTP
+    # localhost). Off, the API refuses to start while a secret still has its default (api/deployment.py) and
+    # staff cookies are always `Secure`. On a non-loopback address the defaults are refused in either mode.
+    demo: bool = False
+    # Peers (addresses or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are believed: the reverse
+    # proxies in front of the API. Empty = nobody's; the client address is the TCP peer. Used for the rate
+    # limits and the staff-login limit. Comma separated or a JSON list.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    # Request bounds: JSON bodies up to this size; the admin document uploads up to the upload cap
+    # (knowledge/converters.py) plus a little multipart framing. Larger bodies: 413, never buffered (api/body_limit.py).
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Rate limits (the `limits` notation, e.g. "30/minute" or "30/minute;300/hour"), moving windows in Redis,
+    # per client address and, for chat and feedback, per conversation. Calls with the internal token (the
+    # action server) and signed-in staff are not limited. Over a limit: 429 with Retry-After.
+    rate_chat: str = "30/minute"
+    rate_chat_session: str = "20/minute"
+    rate_search: str = "30/minute"
+    rate_answer: str = "20/minute"  # anonymous callers only (the action server sends the internal token)
+    rate_feedback: str = "30/minute"
+    rate_feedback_session: str = "10/minute"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator(
+        "login_rate_limit",
+        "rate_chat",
+        "rate_chat_session",
+        "rate_search",
+        "rate_answer",
+        "rate_feedback",
+        "rate_feedback_session",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '30/minute': {value!r}") from exc
+        return value
 
     @property
     def embedding_model_path(self) -> str:

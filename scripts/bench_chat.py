@@ -122,6 +122,12 @@ def main() -> None:
             action_port=free_port(),
             redis_url="redis://127.0.0.1:6379/5",
             redis_prefix=f"bench-{uuid.uuid4().hex[:6]}",
+            demo=True,  # loopback, published development tokens
+            # every session comes from this one client: limits far above what the benchmark sends
+            rate_chat="100000/minute",
+            rate_chat_session="100000/minute",
+            rate_feedback="100000/minute",
+            rate_feedback_session="100000/minute",
         )
         cache = base.data_dir / "embeddings.sqlite"
         if cache.exists():

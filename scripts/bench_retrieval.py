@@ -113,7 +113,13 @@ def main() -> None:
                 "warning",
             ],
             cwd=ROOT,
-            env={**os.environ, "MINSHENG_DATA_DIR": tmp},
+            # demo mode on loopback (development tokens); one client sends every query: no rate limit in reach
+            env={
+                **os.environ,
+                "MINSHENG_DATA_DIR": tmp,
+                "MINSHENG_DEMO": "1",
+                "MINSHENG_RATE_SEARCH": "100000/minute",
+            },
         )
         try:
             base = f"http://127.0.0.1:{port}"

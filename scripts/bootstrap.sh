@@ -41,8 +41,11 @@ if ! .venv/bin/python -c "import redis,sys; redis.Redis(host='127.0.0.1', port=6
   fi
   log "starting redis-server on 127.0.0.1:6379"
   mkdir -p /tmp/minsheng-redis
+  # Bounded memory: when full, volatile-lru evicts the least recently used keys that have an expiry (idle
+  # conversations and Rasa trackers, staff sessions, rate-limit windows), never staff accounts or hand-off
+  # tickets (no expiry). docs/security.md, "Redis memory".
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /tmp/minsheng-redis \
-    --logfile /tmp/minsheng-redis/redis.log
+    --maxmemory 256mb --maxmemory-policy volatile-lru --logfile /tmp/minsheng-redis/redis.log
   for _ in $(seq 1 50); do
     .venv/bin/python -c "import redis; redis.Redis(host='127.0.0.1', port=6379).ping()" 2>/dev/null && break
     sleep 0.2

@@ -29,7 +29,17 @@ def source_text(sources) -> dict[str, str]:
 def settings(tmp_path_factory) -> Settings:
     base = Settings()
     prepare_model(Path(base.embedding_model_path))  # no-op when already prepared
-    return Settings(data_dir=tmp_path_factory.mktemp("minsheng-data"))
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("minsheng-data"),
+        demo=True,  # the published development tokens are fine in tests (loopback)
+        # generous rate limits: tests send many requests from one client; tests/api/test_rate_limits.py sets its own
+        rate_chat="100000/minute",
+        rate_chat_session="100000/minute",
+        rate_search="100000/minute",
+        rate_answer="100000/minute",
+        rate_feedback="100000/minute",
+        rate_feedback_session="100000/minute",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,14 @@ from api.deps import (
     AnswerCacheDep,
     CatalogueStoreDep,
     ConversationsDep,
+    InternalCaller,
+    LibraryDep,
     RetrieverDep,
     RouteDep,
     SourceTextsDep,
 )
 from knowledge.answering import Context, Reply, compose_answer
+from knowledge.privacy import mask
 from knowledge.retrieval import MAX_QUERY_CHARS
 from knowledge.sources import Region
 
@@ -43,20 +46,24 @@ def answer(
     sources: SourceTextsDep,
     conversations: ConversationsDep,
     cache: AnswerCacheDep,
+    library: LibraryDep,
+    internal: InternalCaller,
 ) -> Reply:
     catalogue = catalogue_store.snapshot()
+    question = mask(body.question)  # a direct caller's personal data is neither cached nor kept in clear
     key = (
         retriever.snapshot().version,
         catalogue.revision,
-        body.question,
+        question,
         body.region,
         body.context.model_dump_json(),
         body.as_of or date.today(),
+        library.dating_revision(),  # an admin's dating edit on any replica changes answers
     )
     reply = cache.get_or_compose(
         key,
         lambda: compose_answer(
-            body.question,
+            question,
             retriever=retriever,
             catalogue=catalogue.catalogue,
             source_texts=sources,
@@ -66,8 +73,10 @@ def answer(
             as_of=body.as_of,
         ),
     )
-    if reply.kind == "refuse":  # what the knowledge base is missing, for the admins' insights page
+    # What the knowledge base is missing, for the admins' insights page: residents' questions only (they come
+    # through the action server, with the internal token); anonymous callers cannot fill the page.
+    if reply.kind == "refuse" and internal:
         conversations.record_unanswered(
-            Unanswered(question=body.question, reason=reply.reason, region=body.region or reply.region)
+            Unanswered(question=question, reason=reply.reason, region=body.region or reply.region)
         )
     return reply

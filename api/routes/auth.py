@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CSRF_COOKIE, SESSION_COOKIE
+from api.deployment import cookie_secure
 from api.deps import AuditDep, AuthDep, OperatorSession, SettingsDep
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -56,7 +57,7 @@ def login(
         max_age=max_age,
         httponly=True,
         samesite="strict",
-        secure=settings.cookie_secure,
+        secure=cookie_secure(settings),
     )
     response.set_cookie(
         CSRF_COOKIE,
@@ -64,7 +65,7 @@ def login(
         max_age=max_age,
         httponly=False,
         samesite="strict",
-        secure=settings.cookie_secure,
+        secure=cookie_secure(settings),
     )
     return LoginResponse(
         username=user.username,

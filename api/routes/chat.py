@@ -69,31 +69,34 @@ def chat(
     body: ChatRequest, conversations: ConversationsDep, rasa: RasaDep, settings: SettingsDep
 ) -> ChatResponse:
     sid = body.session_id
+    # Personal data (ID, phone, card numbers, e-mail) is masked before the message is stored, published or sent
+    # to Rasa: history, tracker, logs and insights only ever hold the masks. The values as typed are kept apart
+    # for a day, for an operator handling a hand-off to reveal one (audited).
+    resident = conversations.resident_entry(sid, body.message)
+    text = resident.text
     if conversations.active_ticket(sid) is not None:
-        conversations.append(sid, HistoryEntry(role="user", text=body.message))
-        conversations.publish("resident_message", {"session_id": sid, "text": body.message})
-        return ChatResponse(messages=[])  # the operator answers; the widget shows it via history/events
-    if declined := declined_message(body.message):  # never reaches the form, whatever NLU would say
-        message, reason = declined
-        conversations.append(
-            sid,
-            HistoryEntry(role="user", text=body.message),
-            HistoryEntry(role="bot", text=message.text, message=message),
+        conversations.append(sid, resident)
+        conversations.publish(
+            "resident_message", {"session_id": sid, "text": text, "entry": resident.model_dump()}
         )
-        conversations.record_unanswered(Unanswered(question=body.message, reason=reason))
+        return ChatResponse(messages=[])  # the operator answers; the widget shows it via history/events
+    if declined := declined_message(text):  # never reaches the form, whatever NLU would say
+        message, reason = declined
+        conversations.append(sid, resident, HistoryEntry(role="bot", text=message.text, message=message))
+        conversations.record_unanswered(Unanswered(question=text, reason=reason))
         return ChatResponse(messages=[message])
-    if not conversations.mark_last_delivered(sid, body.message):
-        conversations.append(sid, HistoryEntry(role="user", text=body.message, delivered=False))
+    if not conversations.mark_last_delivered(sid, text):
+        conversations.append(sid, resident.model_copy(update={"delivered": False}))
     try:
         sender = _current_sender(sid, conversations, rasa, settings.tracker_rotate_turns)
         metadata = body.metadata.model_dump(mode="json", exclude_none=True) if body.metadata else None
-        output = rasa.send(sender, body.message, metadata)
+        output = rasa.send(sender, text, metadata)
         conversations.count_turn(sid)
     except RasaUnavailable as exc:
         raise HTTPException(
             503, "对话服务暂时不可用，您的消息已保存，请稍后重试。(dialogue server unavailable)"
         ) from exc
-    conversations.mark_last_delivered(sid, body.message)
+    conversations.mark_last_delivered(sid, text)
     messages = merge_rasa_output(output)
     conversations.append(sid, *[HistoryEntry(role="bot", text=m.text, message=m) for m in messages])
     return ChatResponse(messages=messages)

@@ -14,6 +14,7 @@ from knowledge.catalogue.entitlements import (
 )
 from knowledge.catalogue.profile import ResidentProfile, field_label, field_question
 from knowledge.dating import DocumentBasis, document_bases
+from knowledge.errors import IndexNotReady
 from knowledge.sources import Region
 
 router = APIRouter(prefix="/v1/entitlements", tags=["entitlements"])
@@ -39,7 +40,10 @@ class EntitlementResponse(EntitlementReport):
 @router.post("/check", response_model=EntitlementResponse)
 def check(body: EntitlementRequest, catalogue: CatalogueDep, retriever: RetrieverDep) -> EntitlementResponse:
     as_of = body.as_of or date.today()
-    bases = document_bases(retriever.dating(), as_of)
+    try:
+        bases = document_bases(retriever.dating(), as_of)
+    except IndexNotReady:  # rules need no index: without one, no document is known to be replaced
+        bases = []
     # A service resting on a document that a newer one in force replaced is not checked unless asked for.
     replaced = {b.title for b in bases if b.status == "superseded"}
     wanted = body.services or [

@@ -1,4 +1,7 @@
-"""Hotline operators: the live hand-off queue, transcripts, replying into a resident's chat, closing."""
+"""Hotline operators: the live hand-off queue, transcripts, replying into a resident's chat, closing.
+
+Transcripts show residents' personal data masked; an operator handling an open hand-off may reveal one
+masked value at a time (``POST /v1/operator/tickets/{id}/reveal``), and each reveal is audited."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from api.conversations import HistoryEntry, Ticket
 from api.deps import AuditDep, ConversationsDep, OperatorSession, SettingsDep
 from api.events import event_stream
 from api.routes.handoff import TicketView
+from knowledge.privacy import Kind, mask
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"])
 RESUMED = "人工服务已结束，智能助手继续为您服务。"
@@ -21,6 +25,17 @@ RESUMED = "人工服务已结束，智能助手继续为您服务。"
 class ReplyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     text: str = Field(min_length=1, max_length=2000)
+
+
+class RevealRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    ref: str = Field(pattern=r"^[0-9a-f]{8,32}$", description="transcript entry's masked[].ref")
+
+
+class Revealed(BaseModel):
+    ref: str
+    kind: Kind
+    value: str
 
 
 def _open_ticket(conversations, ticket_id: str) -> Ticket:
@@ -62,7 +77,8 @@ def reply(
         raise HTTPException(422, "回复不能为空")
     entry = HistoryEntry(role="operator", text=text, message=ChatMessage(kind="operator", text=text))
     conversations.append(found.session_id, entry)
-    audit.record(session.username, session.role, "ticket.reply", found.id, after={"text": text})
+    # the audit log is kept for good: it holds the reply with any personal data masked
+    audit.record(session.username, session.role, "ticket.reply", found.id, after={"text": mask(text)})
     conversations.publish(
         "operator_message",
         {
@@ -73,6 +89,34 @@ def reply(
         },
     )
     return entry
+
+
+@router.post(
+    "/tickets/{ticket_id}/reveal",
+    response_model=Revealed,
+    responses={404: {"description": "no such ticket, or the value expired"}, 409: {"description": "closed"}},
+)
+def reveal(
+    ticket_id: str,
+    body: RevealRequest,
+    session: OperatorSession,
+    conversations: ConversationsDep,
+    audit: AuditDep,
+) -> Revealed:
+    """One masked value of this hand-off's resident, as typed. Audited (who, ticket, kind; never the value)."""
+    found = _open_ticket(conversations, ticket_id)
+    if found.status != "open":
+        raise HTTPException(409, "会话已结束，不能再查看原始信息 (ticket closed)")
+    if found.assigned_to not in (None, session.username) and session.role != "admin":
+        raise HTTPException(403, "该会话由其他客服处理 (ticket assigned to another operator)")
+    revealed = conversations.reveal(found.session_id, body.ref)
+    if revealed is None:
+        raise HTTPException(404, "该信息不存在或已过期 (unknown or expired value)")
+    kind, value = revealed
+    audit.record(
+        session.username, session.role, "ticket.reveal", found.id, after={"kind": kind, "ref": body.ref}
+    )
+    return Revealed(ref=body.ref, kind=kind, value=value)
 
 
 @router.post("/tickets/{ticket_id}/close", response_model=Ticket)

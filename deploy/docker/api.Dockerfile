@@ -91,6 +91,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
 ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]
 # One worker per container: each worker would load its own copy of the model (~0.9 GB RSS measured);
 # scale with replicas instead. Keep-alive longer than nginx's upstream keepalive (60 s).
+# X-Forwarded-For: the app believes it from MINSHENG_TRUSTED_PROXIES only (uvicorn's own handling is off).
 CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "1", \
-     "--proxy-headers", "--forwarded-allow-ips", "*", "--timeout-keep-alive", "75", \
+     "--no-proxy-headers", "--timeout-keep-alive", "75", \
      "--timeout-graceful-shutdown", "20", "--log-level", "info"]

@@ -23,6 +23,7 @@ def app_settings(tmp_path_factory):
         redis_url="redis://127.0.0.1:6379/7",
         redis_prefix=f"catalogue-{uuid.uuid4().hex[:8]}",
         login_rate_limit="100/minute",
+        demo=True,  # the published development tokens are fine in tests (loopback)
     )
 
 

@@ -45,12 +45,15 @@ def stack_settings(settings, ingested, tmp_path_factory) -> Settings:
         settings.data_dir / "embeddings.sqlite", data_dir / "embeddings.sqlite"
     )  # ingest without re-embedding
     stack = Settings(
-        data_dir=data_dir,
-        api_port=_free_port(),
-        rasa_url=f"http://127.0.0.1:{_free_port()}",
-        action_port=_free_port(),
-        redis_url="redis://127.0.0.1:6379/3",
-        redis_prefix=f"minsheng-e2e-{uuid.uuid4().hex[:8]}",
+        **{
+            **settings.model_dump(),  # the tests' settings: demo mode, generous rate limits
+            "data_dir": data_dir,
+            "api_port": _free_port(),
+            "rasa_url": f"http://127.0.0.1:{_free_port()}",
+            "action_port": _free_port(),
+            "redis_url": "redis://127.0.0.1:6379/3",
+            "redis_prefix": f"minsheng-e2e-{uuid.uuid4().hex[:8]}",
+        }
     )
     ingest(stack)
     return stack

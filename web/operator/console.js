@@ -4,6 +4,8 @@
  * Sign-in: POST /v1/auth/login → HttpOnly session cookie + CSRF token (echoed as X-CSRF-Token on writes).
  * Queue:   GET /v1/operator/tickets?status=open, live via SSE GET /v1/operator/events.
  * Ticket:  GET /v1/operator/tickets/{id}, POST …/reply {"text"}, POST …/close.
+ *          Residents' personal data arrives masked (entry.masked: [{ref, kind, masked}]); “显示” beside a mask
+ *          calls POST …/reveal {"ref"} (audited) and shows that one value in place.
  * Tools:   POST /v1/search, POST /v1/entitlements/check, GET /v1/profile/fields.
  * Shared helpers (el, request with the CSRF header, …) come from /static/shared/staff.js.
  */
@@ -264,7 +266,7 @@
       }
     } else if (name === "resident_message") {
       if (current && current.session_id === data.session_id) {
-        addTranscriptEntry({ role: "user", text: data.text, ts: Date.now() / 1000 }, true);
+        addTranscriptEntry(data.entry || { role: "user", text: data.text, ts: Date.now() / 1000 }, true);
         announce("居民：" + data.text);
       } else {
         var ticket = ticketForSession(data.session_id);
@@ -424,7 +426,9 @@
       );
     } else {
       var text = entry.role === "user" && PAYLOAD_LABEL[entry.text] ? "【点选】" + PAYLOAD_LABEL[entry.text] : entry.text;
-      var body = el("div", { class: "t-bubble" }, [el("p", { class: "t-text", text: text })]);
+      var body = el("div", { class: "t-bubble" }, [
+        entry.masked && entry.masked.length ? maskedText(entry.text, entry.masked) : el("p", { class: "t-text", text: text }),
+      ]);
       var citations = message.citations || [];
       if (citations.length) {
         var cites = el("ul", { class: "t-cites", "aria-label": "回答依据" });
@@ -455,6 +459,59 @@
       window.requestAnimationFrame(function () {
         list.scrollTop = list.scrollHeight;
       });
+  }
+
+  // ---------------------------------------------------------------- masked personal data
+  var MASK_LABEL = { id_card: "身份证号", mobile: "手机号", landline: "固定电话", bank_card: "银行卡号", email: "电子邮箱" };
+
+  /** The resident's text with each masked value followed by a “显示” button (one audited reveal each). */
+  function maskedText(text, masked) {
+    var p = el("p", { class: "t-text" });
+    var cursor = 0;
+    masked.forEach(function (m) {
+      var at = text.indexOf(m.masked, cursor); // by content: offsets differ between Python and JS strings
+      if (at < 0) return;
+      p.appendChild(document.createTextNode(text.slice(cursor, at)));
+      p.appendChild(maskedValue(m));
+      cursor = at + m.masked.length;
+    });
+    p.appendChild(document.createTextNode(text.slice(cursor)));
+    return p;
+  }
+
+  function maskedValue(m) {
+    var label = MASK_LABEL[m.kind] || "个人信息";
+    var value = el("span", { class: "t-masked", title: label + "（已隐藏）", text: m.masked });
+    var button = el("button", {
+      type: "button",
+      class: "t-reveal",
+      text: "显示",
+      "aria-label": "显示" + label + "（将记入审计日志）",
+      onclick: function () {
+        var ticket = state.current && state.current.ticket;
+        if (!ticket) return;
+        button.disabled = true;
+        request("POST", "/v1/operator/tickets/" + encodeURIComponent(ticket.id) + "/reveal", { ref: m.ref })
+          .then(function (data) {
+            value.textContent = data.value;
+            value.className = "t-masked t-revealed";
+            value.title = label + "（已显示，已记录）";
+            button.remove();
+            announce(label + "已显示：" + data.value);
+          })
+          .catch(function (error) {
+            button.disabled = false;
+            if (error.status === 404) {
+              button.remove();
+              value.title = label + "（原始信息已过期）";
+              announce("该信息已过期，无法显示。");
+            } else if (error.status !== 401) {
+              announce("无法显示：" + error.message);
+            }
+          });
+      },
+    });
+    return el("span", { class: "t-masked-wrap" }, [value, button]);
   }
 
   function kindLabel(kind) {

@@ -579,6 +579,11 @@
       status.textContent = "正在提交…";
       postJSON("/v1/feedback", { session_id: state.sid, message_id: messageId, rating: rating })
         .then(function (r) {
+          if (r.status === 429) {
+            return readDetail(r).then(function (detail) {
+              status.textContent = tooManyText(r, detail);
+            });
+          }
           if (!r.ok) throw new Error("HTTP " + r.status);
           state.feedback[messageId] = rating;
           store.set(KEYS.feedback, JSON.stringify(state.feedback));
@@ -758,6 +763,7 @@
         }
         return readDetail(response).then(function (detail) {
           if (response.status === 422) rejected(bubble, text, detail || "这条消息无法发送，请修改后再试。");
+          else if (response.status === 429) throttled(bubble, text, tooManyText(response, detail));
           else failed(bubble, text, detail);
         });
       })
@@ -790,6 +796,33 @@
     if (detail) bubble.status.appendChild(el("span", { class: "ms-error-detail", text: detail }));
     bubble.status.appendChild(retry);
     alertRegion.textContent = "消息发送失败，可以点“发送失败，点此重试”再发一次。";
+  }
+
+  /** The API's 429 sentence ("请求太频繁，请 N 秒后再试。"), without its English note; from Retry-After if absent. */
+  function tooManyText(response, detail) {
+    var chinese = String(detail || "").replace(/\s*\([^()]*\)\s*$/, "");
+    if (chinese) return chinese;
+    var seconds = parseInt(response.headers.get("Retry-After"), 10);
+    return seconds > 0 ? "请求太频繁，请 " + seconds + " 秒后再试。" : "请求太频繁，请稍后再试。";
+  }
+
+  /** Too many messages in a short time (429): not an outage. Say how long to wait; the message can be resent. */
+  function throttled(bubble, text, message) {
+    bubble.item.classList.remove("ms-sending");
+    bubble.item.classList.add("ms-failed");
+    bubble.status.textContent = "";
+    bubble.status.appendChild(el("span", { class: "ms-error-detail", text: message }));
+    bubble.status.appendChild(
+      el("button", {
+        type: "button",
+        class: "ms-retry",
+        text: "稍后点此重发",
+        onclick: function () {
+          queue(bubble, text);
+        },
+      })
+    );
+    alertRegion.textContent = message;
   }
 
   function rejected(bubble, text, detail) {
