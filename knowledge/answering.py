@@ -38,7 +38,7 @@ from knowledge.listings import (
     named_categories,
 )
 from knowledge.regions import detect_regions
-from knowledge.retrieval import ROUTE_MIN_SIMILARITY, Hit, Retriever
+from knowledge.retrieval import MAX_QUERY_CHARS, ROUTE_MIN_SIMILARITY, Hit, Retriever
 from knowledge.service_route import RouteIndex
 from knowledge.sources import REGION_NAMES, REGIONS, Region
 
@@ -147,8 +147,17 @@ def resolve_follow_up(question: str, context: Context) -> tuple[str, Region | No
         # "要钱吗" / "怎么办理" have no topic of their own; "那婚检呢" brings one: keep the question's frame only then
         if content:
             return f"{q} {_frame(context.last_query)}", None
-        return f"{context.last_query} {q}", None
+        return carry_topic(context.last_query, q), None
     return q, None
+
+
+def carry_topic(last_query: str, message: str) -> str:
+    """The last question joined with a follow-up, within the search limit: the follow-up is kept whole and
+    the older question gives way (a 500-character message after a long question must still be answered)."""
+    room = MAX_QUERY_CHARS - len(message) - 1
+    if room <= 0:
+        return message[:MAX_QUERY_CHARS]
+    return f"{last_query[-room:]} {message}"
 
 
 def _frame(last_query: str) -> str:
@@ -569,7 +578,7 @@ def _compose(
             return reply
     if (not hits or not _confident(hits)) and context.last_query and query != context.last_query:
         # "那像我这样的能住进去不？": a message that means nothing alone continues the last topic.
-        query = f"{context.last_query} {query}"
+        query = carry_topic(context.last_query, query)
         result = retriever.search(query, top_k=10, region=region, route=route, as_of=as_of)
         hits = result.hits
     if not hits or not _confident(hits):

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.deps import CatalogueDep
+from api.deps import CatalogueDep, RetrieverDep
 from knowledge.catalogue.models import Category, LifeEvent, ResolvedCitation, Service
+from knowledge.dating import DocumentBasis, document_bases
+from knowledge.errors import IndexNotReady
 from knowledge.sources import Region
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
@@ -20,6 +23,10 @@ class ServiceList(BaseModel):
 class ServiceDetail(BaseModel):
     service: Service
     citations: list[ResolvedCitation]
+    sources: list[DocumentBasis] = Field(
+        default_factory=list,
+        description="这项服务所依据的文件、规划期及其今天的状态（现行有效/规划期已结束/已被替代）",
+    )
 
 
 def _matches_text(service: Service, q: str) -> bool:
@@ -47,6 +54,13 @@ def list_services(
 
 
 @router.get("/{service_id}", response_model=ServiceDetail)
-def get_service(service_id: str, catalogue: CatalogueDep) -> ServiceDetail:
+def get_service(service_id: str, catalogue: CatalogueDep, retriever: RetrieverDep) -> ServiceDetail:
     entry = catalogue.get(service_id)
-    return ServiceDetail(service=entry.service, citations=entry.citations)
+    try:
+        bases = document_bases(retriever.dating(), date.today())
+    except IndexNotReady:  # the catalogue needs no index; without one, the period is still in the citations
+        bases = []
+    cited = {c.title for c in entry.citations}
+    return ServiceDetail(
+        service=entry.service, citations=entry.citations, sources=[b for b in bases if b.title in cited]
+    )

@@ -79,3 +79,9 @@ def test_life_events(client):
     journey = client.get("/v1/life-events/结婚", params={"region": "ningxia"}).json()
     assert [s["event"] for s in journey["stages"]][:3] == ["结婚", "备孕", "怀孕"]
     assert client.get("/v1/life-events/离婚").status_code == 404
+
+
+def test_a_service_card_says_which_document_and_period_it_rests_on(client):
+    body = client.get("/v1/services/gx-preconception-check").json()
+    assert body["sources"] and body["sources"][0]["title"] == "《广西公共服务“十四五”规划》"
+    assert body["sources"][0]["period"] == "2021—2025年" and body["sources"][0]["status"] == "ended"

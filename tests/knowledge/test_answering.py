@@ -160,3 +160,14 @@ def test_a_message_meaning_nothing_alone_continues_the_last_topic(answer):
     assert first.kind == "answer"
     follow = answer("那像我这样的能住进去不？", context=Context(last_query=first.query, region="ningxia"))
     assert follow.kind == "answer" and follow.query.startswith(first.query)
+
+
+def test_a_long_follow_up_after_a_long_question_stays_within_the_search_limit():
+    from knowledge.answering import carry_topic
+    from knowledge.retrieval import MAX_QUERY_CHARS
+
+    long_question, long_follow_up = "孕前检查" * 120, "那要钱吗" * 110
+    assert len(carry_topic(long_question, "那要钱吗")) <= MAX_QUERY_CHARS
+    assert carry_topic(long_question, "那要钱吗").endswith("那要钱吗")
+    assert len(carry_topic(long_question, long_follow_up)) <= MAX_QUERY_CHARS
+    assert carry_topic("孕前检查免费吗", "那要钱吗") == "孕前检查免费吗 那要钱吗"

@@ -21,6 +21,17 @@
 
   var REGION = { guangxi: "广西", ningxia: "宁夏", other: "其他省份" };
   var REGION_SHORT = { guangxi: "广西规划", ningxia: "宁夏规划" };
+  // A search hit's document on today's date (knowledge/dating.py), and how a bot reply was produced.
+  var DOC_STATUS = { in_force: "现行有效", ended: "规划期已结束", superseded: "已被新文件替代", not_yet: "尚未施行" };
+  var PRODUCED = {
+    template_lead: "服务要点+原文",
+    extractive: "原文摘录",
+    listing: "清单（按结构计数）",
+    indicator_row: "指标表",
+    indicator_text: "原文数字",
+    clarify_region: "追问地区",
+    declined: "拒答",
+  };
   var OPTIONS = {
     hukou_region: REGION,
     spouse_hukou_region: REGION,
@@ -448,6 +459,13 @@
           el("p", { class: "t-who" }, [
             el("span", { class: "t-role", text: ROLE_LABEL[entry.role] || entry.role }),
             message.kind && entry.role === "bot" ? el("span", { class: "t-kind", text: kindLabel(message.kind) }) : null,
+            message.produced_by && entry.role === "bot"
+              ? el("span", {
+                  class: "t-produced muted small",
+                  title: (message.services || []).join("、"),
+                  text: "生成方式：" + (PRODUCED[message.produced_by] || message.produced_by),
+                })
+              : null,
             el("time", { text: time(entry.ts) }),
           ]),
           body,
@@ -662,6 +680,7 @@
       el("p", { class: "result-head" }, [
         el("span", { class: "tag tag-region", text: REGION[hit.region] || hit.region }),
         el("span", { class: "result-section", text: label }),
+        hit.status ? el("span", { class: "tag tag-status tag-" + hit.status, text: DOC_STATUS[hit.status] || hit.status }) : null,
       ]),
       el("p", { class: "result-path muted small", text: hit.section }),
       el("blockquote", { class: "result-quote", text: truncate(hit.quote, 400) }),

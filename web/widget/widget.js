@@ -513,7 +513,8 @@
             },
           }, [
             el("span", { class: "ms-chip-icon", html: ICONS.doc }),
-            "依据：" + labels[i],
+            // the plan period on the chip itself: a resident sees at once that a quote rests on 2021—2025
+            "依据：" + labels[i] + (year(c.valid_from) && year(c.valid_to) ? " · " + year(c.valid_from) + "—" + year(c.valid_to) : ""),
             el("span", { class: "ms-sr-only", text: "（查看原文）" }),
           ])
         );
