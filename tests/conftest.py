@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -54,6 +57,46 @@ def retriever(settings, ingested):
     from knowledge.retrieval import Retriever
 
     return Retriever(settings)
+
+
+class FakeRasa(ThreadingHTTPServer):
+    """Rasa's REST channel as the gateway sees it: records every message, answers with one text."""
+
+    reply_text = "好的，低保向户籍所在地乡镇（街道）申请。"
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        super().__init__(("127.0.0.1", 0), _FakeRasaHandler)
+
+
+class _FakeRasaHandler(BaseHTTPRequestHandler):
+    server: FakeRasa
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.messages.append(body["message"])
+        self._reply([{"recipient_id": body["sender"], "text": self.server.reply_text}])
+
+    def do_GET(self) -> None:  # noqa: N802 - tracker state: no slots, no form
+        self._reply({"slots": {}, "active_loop": {}})
+
+    def _reply(self, payload: object) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(payload, ensure_ascii=False).encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def fake_rasa():
+    server = FakeRasa()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="session")

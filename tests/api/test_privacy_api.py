@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
@@ -31,44 +29,6 @@ ID_MASK = "*" * 14 + ID_NUMBER[-4:]
 PHONE = "13912345678"
 PHONE_MASK = "139****5678"
 CLEAR = (ID_NUMBER, PHONE, "139 1234 5678", ID_17)
-
-
-class FakeRasa(ThreadingHTTPServer):
-    """Rasa's REST channel, recording every message it is sent."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-        super().__init__(("127.0.0.1", 0), _RasaHandler)
-
-
-class _RasaHandler(BaseHTTPRequestHandler):
-    server: FakeRasa
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.messages.append(body["message"])
-        self._reply([{"recipient_id": body["sender"], "text": "好的，低保向户籍所在地乡镇（街道）申请。"}])
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._reply({"slots": {}, "active_loop": {}})
-
-    def _reply(self, payload: object) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(json.dumps(payload, ensure_ascii=False).encode())
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def fake_rasa():
-    server = FakeRasa()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(scope="module")

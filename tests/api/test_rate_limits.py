@@ -9,10 +9,7 @@ calls from its own client address (TestClient's `client`), so the windows of one
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
@@ -35,33 +32,6 @@ RATES = (
 DEFAULTS = {name: Settings.model_fields[name].default for name in RATES}
 PROXY = "198.51.100.7"  # the one trusted reverse proxy of these tests
 REFUSED = "桂林这两天天气咋样"  # real-time information: declined, the kind of question insights collect
-
-
-class _Rasa(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self._reply([{"recipient_id": body["sender"], "text": "好的。"}])
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._reply({"slots": {}, "active_loop": {}})
-
-    def _reply(self, payload: object) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(json.dumps(payload, ensure_ascii=False).encode())
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def fake_rasa():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Rasa)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(scope="module")
