@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     rate_feedback: str = "30/minute"
     rate_feedback_session: str = "10/minute"
 
+    # --- scale-out (issue 16): re-index jobs survive the replica running them (api/jobs.py) ---------------
+    # A job is run under a lease in Redis that its replica's heartbeat renews (every third of this); when the
+    # replica dies the lease expires and another replica takes the job over after at most this long.
+    job_lease_seconds: float = Field(30.0, ge=0.5, le=600)
+    # A job whose replica died this many times (it may be what kills them) is reported failed instead.
+    job_max_attempts: int = Field(3, ge=1, le=10)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxy_list(cls, value: object) -> object:

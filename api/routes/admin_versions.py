@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import AdminSession, AuditDep, RetrieverDep, SettingsDep
+from api.deps import AdminSession, AuditDep, JobsDep, RetrieverDep, SettingsDep
+from knowledge.errors import LibraryConflict
 from knowledge.ingest import activate
 from knowledge.store import VersionInfo
 
@@ -58,8 +59,17 @@ def list_versions(_: AdminSession, retriever: RetrieverDep) -> list[VersionRow]:
 
 @router.post("/versions/{version}/activate", response_model=VersionRow)
 def activate_version(
-    version: str, session: AdminSession, settings: SettingsDep, retriever: RetrieverDep, audit: AuditDep
+    version: str,
+    session: AdminSession,
+    settings: SettingsDep,
+    retriever: RetrieverDep,
+    audit: AuditDep,
+    jobs: JobsDep,
 ) -> VersionRow:
+    if jobs.busy():  # a job on any replica (the ingest file lock below only sees this data dir)
+        raise LibraryConflict(
+            "正在重建索引，请等任务结束后再切换版本 (a re-index job is running; try again when it has finished)"
+        )
     before = retriever.store.current_version()
     info = activate(settings, version)  # 404 unknown/pruned, 409 while a job is switching versions
     retriever.snapshot(force_check=True)  # this process answers from it right away

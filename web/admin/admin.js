@@ -43,6 +43,7 @@
     "ticket.close": "结束人工服务",
     "job.succeeded": "重建索引完成",
     "job.failed": "重建索引失败",
+    "job.takeover": "任务由其他副本接管",
     "user.add": "新增账号",
   };
   var UPLOAD_STATUS = {
@@ -855,6 +856,7 @@
     $("job-chunks").textContent = chunks;
     $("job-eta").textContent = job.status === "running" || job.status === "queued" ? etaText(job.eta_seconds) : "";
     $("job-stage").textContent = job.stage && job.status === "running" ? "阶段：" + (STAGE[job.stage] || job.stage) : "";
+    renderTakeover(job);
     var pill = $("job-state");
     pill.textContent = JOB_STATUS[job.status] || job.status;
     pill.className = "status-pill job-" + job.status;
@@ -870,6 +872,26 @@
         "%" +
         (chunks ? "，" + chunks : "");
     }
+  }
+
+  // Scale-out (issue 16): when the API replica running a job stops, another one takes the job over and
+  // finishes it; say so, with which replica and when, and while it waits for one.
+  function renderTakeover(job) {
+    var box = $("job-takeover");
+    var takeovers = Array.isArray(job.takeovers) ? job.takeovers : [];
+    var lines = takeovers.map(function (t) {
+      var when = new Date(t.at * 1000).toLocaleTimeString("zh-CN", { hour12: false });
+      return (
+        "接管：" + when + " 由服务副本 " + t.by_runner + " 接管（原副本 " + t.from_runner + " 已停止" +
+        (t.stage ? "，停在" + (STAGE[t.stage] || t.stage) + " " + Math.round(t.percent || 0) + "%" : "") +
+        "），已从头重新执行。"
+      );
+    });
+    if (job.awaiting_takeover && job.status === "running") {
+      lines.push("执行该任务的服务副本已停止，正在等待其他副本接管……");
+    }
+    box.textContent = lines.join(" ");
+    box.hidden = lines.length === 0;
   }
 
   function finishJob(job) {
