@@ -390,7 +390,19 @@ def serve(
 
 
 @app.command()
-def up() -> None:
+def up(
+    # --- cluster mode (issue 16: api/cluster.py, docs/scale-out.md) ---
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster", help="Chroma server, N API replicas behind a load balancer (deploy/'s topology)"
+        ),
+    ] = False,
+    api_replicas: Annotated[int, typer.Option(min=1, max=8, help="API replicas in cluster mode")] = 2,
+    rasa_servers: Annotated[
+        int | None, typer.Option(min=1, max=8, help="Rasa servers (MINSHENG_RASA_SERVERS)")
+    ] = None,
+) -> None:
     """The whole product: Redis check, model, knowledge base, Rasa model (trained if bot/ changed), action server,
     Rasa server and API. Prints the URLs; Ctrl-C stops everything.
 
@@ -407,6 +419,8 @@ def up() -> None:
     from api.stack import Stack, StackError, ensure_model, redis_ok
 
     os.environ.setdefault("MINSHENG_DEMO", "1")  # the child processes inherit it
+    if rasa_servers:
+        os.environ["MINSHENG_RASA_SERVERS"] = str(rasa_servers)
     get_settings.cache_clear()
     settings = get_settings()
     if not redis_ok(settings):
@@ -424,7 +438,10 @@ def up() -> None:
             fg=typer.colors.YELLOW,
         )
     # In child processes: embedding the plans loads the model (~1.7 GB), which this supervisor must not keep.
-    for step in (["models", "prepare"], ["ingest"]):
+    steps = [["models", "prepare"]] + (
+        [] if cluster else [["ingest"]]
+    )  # a cluster ingests into its Chroma server
+    for step in steps:
         if subprocess.run([sys.executable, "-m", "api.cli", *step]).returncode != 0:
             raise typer.Exit(2)
     try:
@@ -432,7 +449,15 @@ def up() -> None:
         typer.echo(
             f"starting the action server, {settings.rasa_servers} Rasa server(s) (about half a minute) and the API …"
         )
-        stack = Stack(settings, settings.data_dir / "logs").start(model)
+        if cluster:
+            from api.cluster import ClusterStack
+
+            typer.echo(f"cluster mode: Chroma server, {api_replicas} API replicas behind a load balancer")
+            logs, chroma_port = settings.data_dir / "logs", settings.api_port + 90
+            stack = ClusterStack(settings, logs, api_replicas=api_replicas, chroma_port=chroma_port)
+            stack.start(model)
+        else:
+            stack = Stack(settings, settings.data_dir / "logs").start(model)
     except StackError as exc:
         _fail(exc)
     base = f"http://{settings.api_host}:{settings.api_port}"

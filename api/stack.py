@@ -216,9 +216,10 @@ class Stack:
             ]
             self._spawn(name, cmd, REPO_ROOT, {})
 
-    def wait_ready(self, timeout: float) -> None:
+    def checks(self) -> dict[str, str]:
+        """Process name → the URL that answers 200 once it is ready."""
         s = self.settings
-        checks = {
+        return {
             "api": f"http://{s.api_host}:{s.api_port}/healthz",
             "actions": f"http://127.0.0.1:{s.action_port}/health",
             **{
@@ -226,6 +227,11 @@ class Stack:
                 for name, url in zip(self.rasa_names(), s.rasa_urls, strict=True)
             },
         }
+
+    def wait_ready(self, timeout: float) -> None:
+        self._wait_for(self.checks(), timeout)
+
+    def _wait_for(self, checks: dict[str, str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         pending = dict(checks)
         while pending and time.monotonic() < deadline:
