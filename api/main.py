@@ -18,6 +18,7 @@ from api.body_limit import BodyLimitMiddleware
 from api.conversations import ConversationStore
 from api.deployment import check_deployment
 from api.jobs import JobRunner
+from api.metrics import Metrics, MetricsMiddleware
 from api.rasa_client import RasaClient
 from api.rate_limits import RateLimiter, document_limits, rate_limited
 from api.routes import (
@@ -41,6 +42,7 @@ from api.routes import (
     sources,
 )
 from api.routes import auth as auth_routes
+from api.routes import metrics as metrics_routes
 from api.security_headers import SecurityHeadersMiddleware
 from knowledge.catalogue.editing import CatalogueStore
 from knowledge.library import DocumentLibrary
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audit=app.state.audit,
             after_switch=lambda: app.state.retriever.snapshot(force_check=True),
         ).start()
+        metrics.watch_state(app.state)  # issue 16: gauges read from shared state at scrape time
         yield
         app.state.jobs.stop()
         app.state.rasa.close()
@@ -97,6 +100,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # Scale-out (issue 16): Prometheus metrics of this replica at /metrics (api/metrics.py). Added first, so it
+    # runs innermost and sees the matched route's template.
+    metrics = app.state.metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     # 64 KB bodies (the document uploads: the upload cap), refused without buffering (api/body_limit.py).
     # Added before CORS, so it runs inside it: a page embedding the widget can read the 413.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
@@ -115,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, web_dir=WEB_DIR, embed_origins=settings.cors_origins)
     document_limits(search.router, answer.router, chat.router, feedback.router)  # 429 in the OpenAPI schema
     app.include_router(health.router)
+    app.include_router(metrics_routes.router)  # issue 16
     app.include_router(search.router, dependencies=[Depends(rate_limited("search"))])
     app.include_router(services.router)
     app.include_router(life_events.router)

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import redis
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.auth import AuthStore
 from api.main import create_app
@@ -236,3 +237,44 @@ def test_a_publish_on_one_replica_is_served_by_the_other_without_stale_memo(repl
     assert fresh != stale and any(c["source"].startswith("test-cross-replica") for c in fresh["citations"]), (
         fresh
     )
+
+
+def scrape(replica: Replica) -> dict[tuple[str, tuple], float]:
+    r = replica.http.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain"), r.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(r.text)
+        for sample in family.samples
+    }
+
+
+def test_each_replica_exposes_prometheus_metrics(replicas):
+    """Runs after the tests above: their turns, refusals and the publish job show in the counters."""
+    a, b = replicas
+    questions = ["火星移民补贴怎么申请", "孕前优生健康检查免费吗"]
+    kinds = [b.http.post("/v1/answer", json={"question": q}).json()["kind"] for q in questions]
+    on_a, on_b = scrape(a), scrape(b)
+
+    def total(samples: dict, name: str, **labels) -> float:
+        return sum(
+            v
+            for (n, lbl), v in samples.items()
+            if n == name and all((k, w) in lbl for k, w in labels.items())
+        )
+
+    # chat turns by reply kind, on both replicas (the rate-limit test sent turns to each)
+    assert total(on_a, "minsheng_chat_turns_total") >= 3 and total(on_b, "minsheng_chat_turns_total") >= 2
+    # request latency by route template, the refused turns included
+    assert total(on_a, "minsheng_http_request_duration_seconds_count", route="/v1/chat", status="200") >= 3
+    assert total(on_a, "minsheng_http_request_duration_seconds_count", route="/v1/chat", status="429") >= 1
+    assert total(on_b, "minsheng_http_request_duration_seconds_count", route="/v1/answer") >= 2
+    # declines by reason: exactly the refusals B gave
+    assert total(on_b, "minsheng_declines_total") == kinds.count("refuse") + 0.0
+    # shared state: the same index version, the jobs, the hand-off queue, on either replica
+    version = b.http.post("/v1/search", json={"query": "低保"}).json()["version"]
+    for samples in (on_a, on_b):
+        assert samples[("minsheng_index_version_info", (("version", version),))] == 1.0
+        assert total(samples, "minsheng_jobs", status="succeeded") >= 1
+        assert ("minsheng_handoff_queue_length", ()) in samples
+        assert ("minsheng_job_takeovers", ()) in samples
