@@ -8,6 +8,7 @@ must echo the CSRF token (double-submit). Logins are rate-limited per username a
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from typing import Literal
@@ -67,8 +68,13 @@ class AuthStore:
         return [User.model_validate_json(v) for v in self.redis.hgetall(f"{self.p}:users").values()]
 
     # --- login -----------------------------------------------------------------------------------
-    def allow_login_attempt(self, username: str, client: str) -> bool:
-        return self._limiter.hit(self._login_limit, self.p, "login", username.lower(), client)
+    def login_wait(self, username: str, client: str) -> int | None:
+        """Count one login attempt: None when allowed, else the seconds until the window lets one through."""
+        ids = (self.p, "login", username.lower(), client)
+        if self._limiter.hit(self._login_limit, *ids):
+            return None
+        reset = self._limiter.get_window_stats(self._login_limit, *ids).reset_time
+        return max(1, math.ceil(reset - time.time()))
 
     def authenticate(self, username: str, password: str) -> User | None:
         user = self.get_user(username)

@@ -4,7 +4,8 @@ Every request body is limited to MINSHENG_MAX_BODY_BYTES (64 KB: the JSON bodies
 document uploads (POST /v1/admin/documents, POST /v1/admin/documents/{doc_id}/replace) to the upload cap of
 knowledge/converters.py plus the multipart framing around the file. A declared Content-Length over the limit is
 answered 413 at once, without reading the body; a chunked body is counted as it arrives and refused as soon as
-it passes the limit. The 413 says the limit in words ({"detail": "请求体超过 64 KB 上限 …"}).
+it passes the limit. The 413 says the limit in words, in the API's one error model (api/errors.py):
+{"detail": "请求体超过 64 KB 上限 …", "code": "too_large"}.
 
 (FastAPI's own ``max_body_size`` replaces every response to an oversized Content-Length with a plain-text
 "Content Too Large", which the widget could not show; hence this small middleware.)
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import re
 
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import error_response
 from knowledge.converters import MAX_UPLOAD_BYTES
 
 # The file itself is checked against MAX_UPLOAD_BYTES by the upload route (with its own message); the body may
@@ -57,7 +58,7 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await JSONResponse({"detail": too_large_message(limit)}, status_code=413)(scope, receive, send)
+            await error_response(413, too_large_message(limit))(scope, receive, send)
             return
 
         received = 0
@@ -83,7 +84,7 @@ class BodyLimitMiddleware:
         except BodyTooLarge as exc:  # read outside a route (no exception handler on the way): answer here
             if started:
                 raise
-            await JSONResponse({"detail": exc.detail}, status_code=413)(scope, receive, send)
+            await error_response(413, exc.detail)(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -1,11 +1,13 @@
 """Conversation state in Redis: chat history, hand-off tickets, feedback, and an event channel.
 
 Keys (prefix from settings):
-  {p}:chat:{sid}          list of JSON history entries (bounded, expires with the session)
+  {p}:chat:{sid}          list of JSON history entries (bounded, expires with the session; append-only)
+  {p}:chat:{sid}:pending  hash entry id → "sending" | "failed": resident messages not (yet) delivered to Rasa
   {p}:handoff:{sid}       id of the open ticket while a human has the conversation
-  {p}:ticket:{id}         JSON ticket
+  {p}:ticket:{id}         JSON ticket (open: kept; closed: expires handoff_retention_days after closing)
   {p}:tickets:open        sorted set of open ticket ids by creation time
-  {p}:tickets:all         sorted set of all ticket ids
+  {p}:tickets:all         sorted set of all ticket ids by creation time (closed ones leave with their ticket)
+  {p}:tickets:closed      sorted set of closed ticket ids by closing time (to drop them from tickets:all)
   {p}:feedback            list of JSON feedback records (capped, each kept insights_retention_days)
   {p}:unanswered          list of JSON questions the bot declined (capped, each kept insights_retention_days)
   {p}:pii:{sid}:{ref}     one personal value as the resident typed it (expires after pii_reveal_ttl_seconds)
@@ -44,6 +46,22 @@ while dropped < 1000 do
 end
 return dropped
 """
+# Claims a message that failed to reach the dialogue for its resend: only one concurrent resend gets it.
+_CLAIM_FAILED = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == 'failed' then
+  redis.call('HSET', KEYS[1], ARGV[1], 'sending')
+  return 1
+end
+return 0
+"""
+# Marks a message that is still being sent as failed (never one already delivered).
+_MARK_FAILED = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], 'failed')
+  return 1
+end
+return 0
+"""
 
 
 class MaskedValue(BaseModel):
@@ -57,11 +75,15 @@ class MaskedValue(BaseModel):
 
 
 class HistoryEntry(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
     role: Literal["user", "bot", "operator", "system"]
     ts: float = Field(default_factory=time.time)
     text: str
     message: ChatMessage | None = None  # bot/operator messages keep kind, citations and buttons
-    delivered: bool = True  # a user message Rasa never received (it was down) is kept, marked undelivered
+    # False while a resident's message is on its way to Rasa, and when Rasa never received it (it was down):
+    # such a message is kept, and a resend of it is not stored twice. Kept beside the list, by entry id
+    # (``{p}:chat:{sid}:pending``), so concurrent turns never rewrite each other's entries.
+    delivered: bool = True
     masked: list[MaskedValue] = Field(default_factory=list)  # personal values masked in ``text``
 
 
@@ -100,6 +122,8 @@ class ConversationStore:
         self.redis = client or redis.Redis.from_url(settings.redis_url, decode_responses=True)
         self.p = settings.redis_prefix
         self._prune = self.redis.register_script(_PRUNE_OLDER)
+        self._claim_failed = self.redis.register_script(_CLAIM_FAILED)
+        self._mark_failed = self.redis.register_script(_MARK_FAILED)
 
     # --- personal data -----------------------------------------------------------------------------
     def _pii_key(self, session_id: str, ref: str) -> str:
@@ -156,26 +180,49 @@ class ConversationStore:
             pipe.execute()
 
     def history(self, session_id: str) -> list[HistoryEntry]:
-        return [
-            self._masked_entry(HistoryEntry.model_validate_json(raw))
-            for raw in self.redis.lrange(self._chat_key(session_id), 0, -1)
-        ]
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(self._chat_key(session_id), 0, -1)
+            pipe.hgetall(self._pending_key(session_id))
+            raws, pending = pipe.execute()
+        entries = [self._masked_entry(HistoryEntry.model_validate_json(raw)) for raw in raws]
+        return [e.model_copy(update={"delivered": False}) if e.id in pending else e for e in entries]
 
-    def mark_last_delivered(self, session_id: str, text: str) -> bool:
-        """A retried message that was kept as undelivered is marked delivered instead of stored twice."""
-        text = mask(text)  # entries hold the masked text
-        key = self._chat_key(session_id)
-        tail = self.redis.lrange(key, -5, -1)  # the bot may already have added entries after it (hand-off)
-        for offset, raw in enumerate(reversed(tail), start=1):
-            entry = HistoryEntry.model_validate_json(raw)
-            if entry.role != "user":
+    # --- delivery of residents' messages to the dialogue (by entry id, so concurrent turns stay apart) -------
+    def _pending_key(self, session_id: str) -> str:
+        return f"{self.p}:chat:{session_id}:pending"
+
+    def start_delivery(self, session_id: str, entry: HistoryEntry) -> str:
+        """Store a resident's message that is about to be sent to the dialogue, undelivered until
+        ``delivered(id)``; returns its entry id. A resend of the last message after the dialogue server failed
+        (same text) is that message again, claimed atomically: stored once, however many resends race."""
+        key, pending = self._chat_key(session_id), self._pending_key(session_id)
+        text = mask(entry.text)
+        for raw in reversed(self.redis.lrange(key, -5, -1)):  # the bot may have added entries after it
+            last = HistoryEntry.model_validate_json(raw)
+            if last.role != "user":
                 continue
-            if not entry.delivered and entry.text == text:
-                entry.delivered = True
-                self.redis.lset(key, -offset, entry.model_dump_json())
-                return True
-            return False
-        return False
+            if last.text == text and self._claim_failed(keys=[pending], args=[last.id]):
+                return last.id
+            break
+        ttl = self.settings.session_ttl_seconds
+        with self.redis.pipeline(transaction=True) as pipe:  # the entry and its mark appear together
+            pipe.rpush(
+                key, self._masked_entry(entry).model_copy(update={"delivered": True}).model_dump_json()
+            )
+            pipe.ltrim(key, -self.settings.history_limit, -1)
+            pipe.expire(key, ttl)
+            pipe.hset(pending, entry.id, "sending")
+            pipe.expire(pending, ttl)
+            pipe.execute()
+        return entry.id
+
+    def delivered(self, session_id: str, entry_id: str) -> None:
+        """The dialogue received this message."""
+        self.redis.hdel(self._pending_key(session_id), entry_id)
+
+    def delivery_failed(self, session_id: str, entry_id: str) -> None:
+        """The dialogue server could not be reached: the message stays undelivered, a resend claims it."""
+        self._mark_failed(keys=[self._pending_key(session_id)], args=[entry_id])
 
     def last_bot_answer(self, session_id: str) -> HistoryEntry | None:
         for entry in reversed(self.history(session_id)):
@@ -249,6 +296,7 @@ class ConversationStore:
     def list_tickets(
         self, status: Literal["open", "closed", "all"] = "open", limit: int = 100
     ) -> list[Ticket]:
+        self._forget_closed_tickets()
         key = f"{self.p}:tickets:{'open' if status == 'open' else 'all'}"
         ids = self.redis.zrevrange(key, 0, limit - 1)
         tickets = [t for t in (self.get_ticket(i) for i in ids) if t is not None]
@@ -256,18 +304,32 @@ class ConversationStore:
 
     def save_ticket(self, ticket: Ticket) -> None:
         ticket.reason, ticket.profile = mask(ticket.reason), mask_data(ticket.profile)
-        self.redis.set(f"{self.p}:ticket:{ticket.id}", ticket.model_dump_json())
+        self.redis.set(f"{self.p}:ticket:{ticket.id}", ticket.model_dump_json(), keepttl=True)
 
     def close_ticket(self, ticket: Ticket, by: str | None) -> Ticket:
         ticket.status, ticket.closed_at, ticket.closed_by = "closed", time.time(), by
         ticket.reason, ticket.profile = mask(ticket.reason), mask_data(ticket.profile)
+        retention = self.settings.handoff_retention_days * 86400
         with self.redis.pipeline() as pipe:
-            pipe.set(f"{self.p}:ticket:{ticket.id}", ticket.model_dump_json())
+            pipe.set(f"{self.p}:ticket:{ticket.id}", ticket.model_dump_json(), ex=retention)
             pipe.zrem(f"{self.p}:tickets:open", ticket.id)
+            pipe.zadd(f"{self.p}:tickets:closed", {ticket.id: ticket.closed_at})
             pipe.delete(f"{self.p}:handoff:{ticket.session_id}")
             pipe.execute()
+        self._forget_closed_tickets()
         self.publish("ticket_closed", ticket.model_dump())
         return ticket
+
+    def _forget_closed_tickets(self) -> None:
+        """Drop the ids of tickets closed longer ago than the retention from the indexes (their keys expired)."""
+        cutoff = time.time() - self.settings.handoff_retention_days * 86400
+        closed = f"{self.p}:tickets:closed"
+        expired = self.redis.zrangebyscore(closed, "-inf", cutoff, start=0, num=1000)
+        if expired:
+            with self.redis.pipeline() as pipe:
+                pipe.zrem(f"{self.p}:tickets:all", *expired)
+                pipe.zrem(closed, *expired)
+                pipe.execute()
 
     # --- feedback and declined questions (admin insights): capped, each record kept a limited time ------
     def _cutoff(self) -> float:

@@ -12,6 +12,7 @@ from api.audit import AuditLog
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, AuthStore, Session
 from api.conversations import ConversationStore
 from api.deployment import internal_token_ok
+from api.errors import raises
 from api.jobs import JobRunner
 from api.rasa_client import RasaClient
 from api.rate_limits import is_internal_caller
@@ -74,6 +75,7 @@ def get_jobs(request: Request) -> JobRunner:
     return request.app.state.jobs
 
 
+@raises(401)  # declared in the OpenAPI schema of every route using it (api/errors.py)
 def require_internal(
     request: Request, x_minsheng_internal_token: Annotated[str | None, Header()] = None
 ) -> None:
@@ -86,6 +88,7 @@ def get_auth(request: Request) -> AuthStore:
     return request.app.state.auth
 
 
+@raises(401, 403)
 def current_session(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
     """The signed-in staff session from a Bearer token or the session cookie; 401 otherwise.
 

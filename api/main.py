@@ -20,7 +20,7 @@ from api.deployment import check_deployment
 from api.jobs import JobRunner
 from api.metrics import Metrics, MetricsMiddleware
 from api.rasa_client import RasaClient
-from api.rate_limits import RateLimiter, document_limits, rate_limited
+from api.rate_limits import RateLimiter, rate_limited
 from api.routes import (
     admin_audit,
     admin_catalogue,
@@ -120,7 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # one of MINSHENG_TRUSTED_PROXIES; our servers run uvicorn with --no-proxy-headers: this is the only place.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(SecurityHeadersMiddleware, web_dir=WEB_DIR, embed_origins=settings.cors_origins)
-    document_limits(search.router, answer.router, chat.router, feedback.router)  # 429 in the OpenAPI schema
     app.include_router(health.router)
     app.include_router(metrics_routes.router)  # issue 16
     app.include_router(search.router, dependencies=[Depends(rate_limited("search"))])
@@ -142,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_audit.router)
     app.include_router(admin_insights.router)
     _mount_pages(app)
+    errors.document(app)  # the one error model for every status each operation returns (after all routers)
     return app
 
 

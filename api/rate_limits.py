@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.routing import APIRoute
+from fastapi import Request
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import RedisStorage
@@ -32,28 +31,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import SESSION_COOKIE, AuthStore
 from api.deployment import internal_token_ok
+from api.errors import ApiError, raises
 from knowledge.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 INTERNAL_HEADER = "x-minsheng-internal-token"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# (method, path) → the rule that limits it
-LIMITED_ROUTES = {
-    ("POST", "/v1/chat"): "chat",
-    ("POST", "/v1/search"): "search",
-    ("POST", "/v1/answer"): "answer",
-    ("POST", "/v1/feedback"): "feedback",
-}
-TOO_MANY = {
-    "description": "请求太频繁：按 Retry-After 头（秒）等待后再试 (rate limit exceeded)",
-    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
-    "content": {
-        "application/json": {
-            "schema": {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
-        }
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -115,6 +99,9 @@ def _staff_token(request: Request) -> str | None:
 def rate_limited(name: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
     """A route dependency: 429 + Retry-After once the caller is over the `name` limits (POST only)."""
 
+    @raises(
+        429, methods=("POST",)
+    )  # every route using it declares the 429 and its Retry-After (api/errors.py)
     async def dependency(request: Request) -> None:
         if request.method != "POST" or is_internal_caller(request):
             return
@@ -141,14 +128,6 @@ def rate_limited(name: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
 
         wait = await run_in_threadpool(count)
         if wait is not None:
-            raise HTTPException(429, too_many_message(wait), headers={"Retry-After": str(wait)})
+            raise ApiError(429, too_many_message(wait), headers={"Retry-After": str(wait)})
 
     return dependency
-
-
-def document_limits(*routers: APIRouter) -> None:
-    """Declare the 429 answer in the OpenAPI schema of every limited route (call before including the routers)."""
-    for router in routers:
-        for route in router.routes:
-            if isinstance(route, APIRoute) and any((m, route.path) in LIMITED_ROUTES for m in route.methods):
-                route.responses.setdefault(429, TOO_MANY)

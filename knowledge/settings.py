@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # Personal data residents type (ID, phone, card numbers, e-mail) is stored masked everywhere; the value
     # as typed is kept apart only this long, for an operator handling a hand-off to reveal (audited).
     pii_reveal_ttl_seconds: int = Field(24 * 3600, ge=60, le=30 * 24 * 3600)
+    # Closed hand-off tickets (reason and profile, masked) are dropped this many days after closing; open ones
+    # are kept until an operator closes them (api/conversations.py).
+    handoff_retention_days: int = Field(30, ge=1, le=3650)
 
     # Dialogue manager (Rasa REST channel) and the action server, all on loopback by default.
     rasa_url: str = "http://127.0.0.1:5005"

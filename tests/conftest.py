@@ -63,6 +63,8 @@ class FakeRasa(ThreadingHTTPServer):
     """Rasa's REST channel as the gateway sees it: records every message, answers with one text."""
 
     reply_text = "好的，低保向户籍所在地乡镇（街道）申请。"
+    # concurrent turns (tests/api/test_delivery_marks.py) must not overflow the listen backlog
+    request_queue_size = 256
 
     def __init__(self) -> None:
         self.messages: list[str] = []

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel
 
+from api import errors
 from api.audit import AuditLog
 from api.auth import Session
 from api.deps import AdminSession, AuditDep, CatalogueStoreDep
@@ -55,7 +56,7 @@ def list_services(_: AdminSession, store: CatalogueStoreDep) -> ServiceIndex:
     return ServiceIndex(revision=store.snapshot().revision, count=len(services), services=services)
 
 
-@router.get("/services/{service_id}", response_model=EditableEntry)
+@router.get("/services/{service_id}", response_model=EditableEntry, responses=errors.responses(404))
 def get_entry(service_id: ServiceId, _: AdminSession, store: CatalogueStoreDep) -> EditableEntry:
     snap = store.snapshot()
     return EditableEntry(service_id=service_id, revision=snap.revision, entry=store.entry(service_id))
@@ -67,7 +68,7 @@ def validate(service_id: ServiceId, entry: Entry, _: AdminSession, store: Catalo
     return store.check(service_id, entry)
 
 
-@router.put("/services/{service_id}", response_model=Published)
+@router.put("/services/{service_id}", response_model=Published, responses=errors.responses(404, 409))
 def publish(
     service_id: ServiceId,
     entry: Entry,
@@ -81,7 +82,7 @@ def publish(
     return _publish(store, audit, session, service_id, entry, note, base_revision, "edit")
 
 
-@router.post("/services", response_model=Published, status_code=201)
+@router.post("/services", response_model=Published, status_code=201, responses=errors.responses(409))
 def add(
     entry: Entry, session: AdminSession, store: CatalogueStoreDep, audit: AuditDep, note: Note = ""
 ) -> Published:

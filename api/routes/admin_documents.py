@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
 
+from api import errors
 from api.deps import AdminSession, AnswerCacheDep, AuditDep, JobsDep, LibraryDep
 from api.jobs import Job
 from knowledge.converters import FORMATS, MAX_UPLOAD_BYTES, extension
@@ -182,7 +183,7 @@ def list_documents(_: AdminSession, library: LibraryDep, as_of: AsOfQuery = None
     return document_rows(library, parse_as_of(as_of))
 
 
-@router.get("/documents/{doc_id}", response_model=DocumentRow)
+@router.get("/documents/{doc_id}", response_model=DocumentRow, responses=errors.responses(404))
 def get_document(doc_id: str, _: AdminSession, library: LibraryDep, as_of: AsOfQuery = None) -> DocumentRow:
     return _row(library, doc_id, parse_as_of(as_of))
 
@@ -194,7 +195,7 @@ def _row(library: DocumentLibrary, doc_id: str, as_of: date | None = None) -> Do
     return row
 
 
-@router.patch("/documents/{doc_id}/dating", response_model=DocumentRow)
+@router.patch("/documents/{doc_id}/dating", response_model=DocumentRow, responses=errors.responses(404))
 def change_dating(
     doc_id: str,
     body: DatingChange,
@@ -226,7 +227,7 @@ def _shown(value: Any) -> str:
     return "（无）" if value is None else str(value)
 
 
-@router.post("/documents", response_model=Draft, status_code=201)
+@router.post("/documents", response_model=Draft, status_code=201, responses=errors.responses(409, 415))
 def upload_document(
     session: AdminSession,
     library: LibraryDep,
@@ -248,7 +249,12 @@ def upload_document(
     return draft
 
 
-@router.post("/documents/{doc_id}/replace", response_model=Draft, status_code=201)
+@router.post(
+    "/documents/{doc_id}/replace",
+    response_model=Draft,
+    status_code=201,
+    responses=errors.responses(404, 409, 415),
+)
 def upload_replacement(
     doc_id: str,
     session: AdminSession,
@@ -273,7 +279,9 @@ def upload_replacement(
     return draft
 
 
-@router.delete("/documents/{doc_id}", response_model=Job, status_code=202)
+@router.delete(
+    "/documents/{doc_id}", response_model=Job, status_code=202, responses=errors.responses(404, 409)
+)
 def delete_document(
     doc_id: str, session: AdminSession, library: LibraryDep, jobs: JobsDep, audit: AuditDep
 ) -> Job:
@@ -302,12 +310,12 @@ def list_drafts(
     return library.list_drafts(None if status == "all" else status)
 
 
-@router.get("/drafts/{draft_id}", response_model=Draft)
+@router.get("/drafts/{draft_id}", response_model=Draft, responses=errors.responses(404))
 def get_draft(draft_id: str, _: AdminSession, library: LibraryDep) -> Draft:
     return library.get_draft(draft_id)
 
 
-@router.delete("/drafts/{draft_id}", response_model=Draft)
+@router.delete("/drafts/{draft_id}", response_model=Draft, responses=errors.responses(404, 409))
 def discard_draft(draft_id: str, session: AdminSession, library: LibraryDep, audit: AuditDep) -> Draft:
     draft = library.discard_draft(draft_id)
     audit.record(
@@ -321,7 +329,9 @@ def discard_draft(draft_id: str, session: AdminSession, library: LibraryDep, aud
     return draft
 
 
-@router.post("/drafts/{draft_id}/publish", response_model=Job, status_code=202)
+@router.post(
+    "/drafts/{draft_id}/publish", response_model=Job, status_code=202, responses=errors.responses(404, 409)
+)
 def publish_draft(
     draft_id: str, session: AdminSession, library: LibraryDep, jobs: JobsDep, audit: AuditDep
 ) -> Job:

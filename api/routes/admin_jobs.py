@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api import errors
 from api.deps import AdminSession, JobsDep
 from api.jobs import Job
 
@@ -17,6 +18,6 @@ def list_jobs(_: AdminSession, jobs: JobsDep, limit: Annotated[int, Query(ge=1, 
     return jobs.list(limit)
 
 
-@router.get("/jobs/{job_id}", response_model=Job)
+@router.get("/jobs/{job_id}", response_model=Job, responses=errors.responses(404))
 def get_job(job_id: str, _: AdminSession, jobs: JobsDep) -> Job:
     return jobs.get(job_id)

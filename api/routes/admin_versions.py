@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from api import errors
 from api.deps import AdminSession, AuditDep, JobsDep, RetrieverDep, SettingsDep
 from knowledge.errors import LibraryConflict
 from knowledge.ingest import activate
@@ -57,7 +58,7 @@ def list_versions(_: AdminSession, retriever: RetrieverDep) -> list[VersionRow]:
     return [version_row(info, current) for info in store.versions()]
 
 
-@router.post("/versions/{version}/activate", response_model=VersionRow)
+@router.post("/versions/{version}/activate", response_model=VersionRow, responses=errors.responses(404, 409))
 def activate_version(
     version: str,
     session: AdminSession,

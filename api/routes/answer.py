@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import errors
 from api.conversations import Unanswered
 from api.deps import (
     AnswerCacheDep,
@@ -37,7 +38,7 @@ class AnswerRequest(BaseModel):
     )
 
 
-@router.post("/answer", response_model=Reply)
+@router.post("/answer", response_model=Reply, responses=errors.responses(503))
 def answer(
     body: AnswerRequest,
     retriever: RetrieverDep,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import errors
 from api.auth import CSRF_COOKIE, SESSION_COOKIE
 from api.deployment import cookie_secure
 from api.deps import AuditDep, AuthDep, OperatorSession, SettingsDep
@@ -32,7 +33,7 @@ class Me(BaseModel):
     role: str
 
 
-@router.post("/login", response_model=LoginResponse)
+@router.post("/login", response_model=LoginResponse, responses=errors.responses(401, 429))
 def login(
     body: LoginRequest,
     request: Request,
@@ -42,8 +43,12 @@ def login(
     audit: AuditDep,
 ) -> LoginResponse:
     client = request.client.host if request.client else "?"
-    if not auth.allow_login_attempt(body.username, client):
-        raise HTTPException(429, "登录尝试过于频繁，请稍后再试 (too many login attempts)")
+    if (wait := auth.login_wait(body.username, client)) is not None:
+        raise HTTPException(
+            429,
+            f"登录尝试过于频繁，请 {wait} 秒后再试 (too many login attempts: retry after {wait} s)",
+            headers={"Retry-After": str(wait)},
+        )
     user = auth.authenticate(body.username, body.password)
     if user is None:
         audit.record(body.username, "anonymous", "user.login_failed", body.username, detail=f"from {client}")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 
+from api import errors
 from api.chat_messages import ChatMessage, declined_message, merge_rasa_output
 from api.conversations import ConversationStore, HistoryEntry, Unanswered
 from api.deps import ConversationsDep, RasaDep, SettingsDep
@@ -64,7 +65,7 @@ class HistoryResponse(BaseModel):
     entries: list[HistoryEntry]
 
 
-@router.post("", response_model=ChatResponse)
+@router.post("", response_model=ChatResponse, responses=errors.responses(503))
 def chat(
     body: ChatRequest, conversations: ConversationsDep, rasa: RasaDep, settings: SettingsDep
 ) -> ChatResponse:
@@ -85,18 +86,19 @@ def chat(
         conversations.append(sid, resident, HistoryEntry(role="bot", text=message.text, message=message))
         conversations.record_unanswered(Unanswered(question=text, reason=reason))
         return ChatResponse(messages=[message])
-    if not conversations.mark_last_delivered(sid, text):
-        conversations.append(sid, resident.model_copy(update={"delivered": False}))
+    # Undelivered until Rasa has it; marked by this entry's id, so concurrent turns never mark each other's.
+    entry_id = conversations.start_delivery(sid, resident)
     try:
         sender = _current_sender(sid, conversations, rasa, settings.tracker_rotate_turns)
         metadata = body.metadata.model_dump(mode="json", exclude_none=True) if body.metadata else None
         output = rasa.send(sender, text, metadata)
-        conversations.count_turn(sid)
     except RasaUnavailable as exc:
+        conversations.delivery_failed(sid, entry_id)  # kept; a resend claims it instead of storing it twice
         raise HTTPException(
             503, "对话服务暂时不可用，您的消息已保存，请稍后重试。(dialogue server unavailable)"
         ) from exc
-    conversations.mark_last_delivered(sid, text)
+    conversations.delivered(sid, entry_id)
+    conversations.count_turn(sid)
     messages = merge_rasa_output(output)
     conversations.append(sid, *[HistoryEntry(role="bot", text=m.text, message=m) for m in messages])
     return ChatResponse(messages=messages)
@@ -133,7 +135,7 @@ def history(
     )
 
 
-@router.get("/{session_id}/events")
+@router.get("/{session_id}/events", response_class=EventSourceResponse, responses=errors.EVENT_STREAM)
 async def events(
     session_id: Annotated[str, Path(pattern=SESSION_ID)], settings: SettingsDep
 ) -> EventSourceResponse:

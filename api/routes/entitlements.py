@@ -5,6 +5,7 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import errors
 from api.deps import CatalogueDep, RetrieverDep
 from knowledge.catalogue.entitlements import (
     EntitlementReport,
@@ -37,7 +38,7 @@ class EntitlementResponse(EntitlementReport):
     sources: list[DocumentBasis] = Field(description="结果所依据的文件、期限及其在 as_of 当日的状态")
 
 
-@router.post("/check", response_model=EntitlementResponse)
+@router.post("/check", response_model=EntitlementResponse, responses=errors.responses(404))
 def check(body: EntitlementRequest, catalogue: CatalogueDep, retriever: RetrieverDep) -> EntitlementResponse:
     as_of = body.as_of or date.today()
     try:

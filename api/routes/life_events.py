@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from api import errors
 from api.deps import CatalogueDep
 from knowledge.catalogue.life_events import Journey, journey, life_event_defs, services_for
 from knowledge.sources import REGIONS, Region
@@ -30,6 +31,6 @@ def list_life_events(catalogue: CatalogueDep) -> list[LifeEventSummary]:
     ]
 
 
-@router.get("/{event}", response_model=Journey)
+@router.get("/{event}", response_model=Journey, responses=errors.responses(404))
 def get_life_event(event: str, catalogue: CatalogueDep, region: Region | None = None) -> Journey:
     return journey(catalogue, event, region)

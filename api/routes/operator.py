@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
+from api import errors
 from api.chat_messages import ChatMessage
 from api.conversations import HistoryEntry, Ticket
 from api.deps import AuditDep, ConversationsDep, OperatorSession, SettingsDep
@@ -52,13 +53,13 @@ def tickets(
     return conversations.list_tickets(status)
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketView)
+@router.get("/tickets/{ticket_id}", response_model=TicketView, responses=errors.responses(404))
 def ticket(ticket_id: str, _: OperatorSession, conversations: ConversationsDep) -> TicketView:
     found = _open_ticket(conversations, ticket_id)
     return TicketView(ticket=found, transcript=conversations.history(found.session_id))
 
 
-@router.post("/tickets/{ticket_id}/reply", response_model=HistoryEntry)
+@router.post("/tickets/{ticket_id}/reply", response_model=HistoryEntry, responses=errors.responses(404, 409))
 def reply(
     ticket_id: str,
     body: ReplyRequest,
@@ -119,7 +120,7 @@ def reveal(
     return Revealed(ref=body.ref, kind=kind, value=value)
 
 
-@router.post("/tickets/{ticket_id}/close", response_model=Ticket)
+@router.post("/tickets/{ticket_id}/close", response_model=Ticket, responses=errors.responses(404))
 def close(
     ticket_id: str, session: OperatorSession, conversations: ConversationsDep, audit: AuditDep
 ) -> Ticket:
@@ -144,7 +145,7 @@ def close(
     return closed
 
 
-@router.get("/events")
+@router.get("/events", response_class=EventSourceResponse, responses=errors.EVENT_STREAM)
 async def events(_: OperatorSession, settings: SettingsDep) -> EventSourceResponse:
     """Live queue: ticket_opened, ticket_closed, resident_message, operator_message."""
     kinds = {"ticket_opened", "ticket_closed", "resident_message", "operator_message"}

@@ -5,6 +5,7 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api import errors
 from api.deps import RetrieverDep, RouteDep
 from knowledge.retrieval import MAX_QUERY_CHARS, MAX_TOP_K, Hit
 from knowledge.service_route import ServiceMatch
@@ -39,7 +40,7 @@ class SearchResponse(BaseModel):
     as_of: date | None = Field(None, description="判断文件是否有效所依据的日期")
 
 
-@router.post("/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse, responses=errors.responses(503))
 def search(body: SearchRequest, retriever: RetrieverDep, route: RouteDep) -> SearchResponse:
     result = retriever.search(body.query, top_k=body.top_k, region=body.region, route=route, as_of=body.as_of)
     return SearchResponse(

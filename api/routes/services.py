@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from api import errors
 from api.deps import CatalogueDep, RetrieverDep
 from knowledge.catalogue.models import Category, LifeEvent, ResolvedCitation, Service
 from knowledge.dating import DocumentBasis, document_bases
@@ -53,7 +54,7 @@ def list_services(
     return ServiceList(count=len(found), services=found)
 
 
-@router.get("/{service_id}", response_model=ServiceDetail)
+@router.get("/{service_id}", response_model=ServiceDetail, responses=errors.responses(404))
 def get_service(service_id: str, catalogue: CatalogueDep, retriever: RetrieverDep) -> ServiceDetail:
     entry = catalogue.get(service_id)
     try:

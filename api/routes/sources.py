@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
+from api import errors
 from api.deps import RetrieverDep, SourceTextsDep
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
@@ -31,7 +32,7 @@ def paragraph_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return (0 if para_start < 0 else para_start + 2), (len(text) if para_end < 0 else para_end)
 
 
-@router.get("/{source}/context", response_model=QuoteContext)
+@router.get("/{source}/context", response_model=QuoteContext, responses=errors.responses(404, 503))
 def context(
     source: str,
     sources: SourceTextsDep,

@@ -28,10 +28,18 @@ def test_history_is_bounded_and_expires(store):
 
 
 def test_undelivered_message_is_marked_not_duplicated(store):
-    store.append("s2", HistoryEntry(role="user", text="你好", delivered=False))
-    assert store.mark_last_delivered("s2", "你好")
-    assert [(e.text, e.delivered) for e in store.history("s2")] == [("你好", True)]
-    assert not store.mark_last_delivered("s2", "你好")
+    first = store.start_delivery("s2", HistoryEntry(role="user", text="你好"))
+    assert [(e.text, e.delivered) for e in store.history("s2")] == [("你好", False)]  # on its way
+    store.delivery_failed("s2", first)  # the dialogue server was down
+    retry = store.start_delivery("s2", HistoryEntry(role="user", text="你好"))
+    assert retry == first  # the resend is the same message, not a second one
+    store.delivered("s2", retry)
+    assert [(e.id, e.text, e.delivered) for e in store.history("s2")] == [(first, "你好", True)]
+    again = store.start_delivery("s2", HistoryEntry(role="user", text="你好"))  # delivered: a new message
+    assert again != first and [e.delivered for e in store.history("s2")] == [True, False]
+    store.delivered("s2", again)
+    store.delivery_failed("s2", again)  # too late: a delivered message never turns undelivered
+    assert [e.delivered for e in store.history("s2")] == [True, True]
 
 
 def test_tickets_open_once_and_close(store):
@@ -56,3 +64,20 @@ def test_tracker_epochs(store):
 def test_feedback_is_kept(store):
     store.add_feedback(Feedback(session_id="s5", rating="down", comment="没用"))
     assert store.feedback()[-1].comment == "没用"
+
+
+def test_closed_tickets_expire_after_the_retention_and_open_ones_stay(store):
+    kept = store.open_ticket("s6", "转人工", {})
+    done = store.open_ticket("s7", "转人工", {})
+    assert store.redis.ttl(f"{store.p}:ticket:{kept.id}") == -1  # open: kept until someone closes it
+    store.close_ticket(done, by="op1")
+    ttl = store.redis.ttl(f"{store.p}:ticket:{done.id}")
+    assert 0 < ttl <= store.settings.handoff_retention_days * 86400
+    store.save_ticket(store.get_ticket(done.id))  # a later save keeps the expiry
+    assert 0 < store.redis.ttl(f"{store.p}:ticket:{done.id}") <= ttl
+    # past the retention: Redis has dropped the ticket; the listing forgets its id too
+    store.redis.delete(f"{store.p}:ticket:{done.id}")
+    store.redis.zadd(f"{store.p}:tickets:closed", {done.id: 0})
+    assert [t.id for t in store.list_tickets("all")] == [kept.id]
+    assert store.redis.zrange(f"{store.p}:tickets:all", 0, -1) == [kept.id]
+    assert store.redis.zcard(f"{store.p}:tickets:closed") == 0

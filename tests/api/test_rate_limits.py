@@ -217,6 +217,10 @@ def test_the_staff_login_limit_uses_the_same_client_address(app):
         for i in range(1, 12)
     )
     assert statuses == [401] * 10 + [429]
+    refused = c.post("/v1/auth/login", json=attempt)  # finding 7: the login limit says when to try again
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    wait = int(refused.headers["Retry-After"])
+    assert 1 <= wait <= 60 and f"请 {wait} 秒后再试" in refused.json()["detail"]
     proxy = TestClient(app, client=(PROXY, 40000))  # through the proxy: another resident's address, own limit
     r = proxy.post("/v1/auth/login", json=attempt, headers={"X-Forwarded-For": "192.0.2.150"})
     assert r.status_code == 401
