@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.audit import AuditEntry
 from api.deps import AdminSession, AuditDep
+from api.iso_dates import IsoDateTime
 
 router = APIRouter(prefix="/v1/admin/audit", tags=["admin"])
 
@@ -22,8 +22,8 @@ def audit_log(
         str | None, Query(max_length=64, description="exact name, or a prefix ending in '.'")
     ] = None,
     target: Annotated[str | None, Query(max_length=200)] = None,
-    since: Annotated[datetime | None, Query(description="ISO date/time")] = None,
-    until: Annotated[datetime | None, Query(description="ISO date/time")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="ISO date/time")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="ISO date/time")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditEntry]:
     return audit.query(

@@ -15,10 +15,12 @@ from api.deps import (
     ConversationsDep,
     InternalCaller,
     LibraryDep,
+    PhraserDep,
     RetrieverDep,
     RouteDep,
     SourceTextsDep,
 )
+from api.iso_dates import IsoDate
 from knowledge.answering import Context, Reply, compose_answer
 from knowledge.privacy import mask
 from knowledge.retrieval import MAX_QUERY_CHARS
@@ -33,7 +35,7 @@ class AnswerRequest(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     region: Region | None = None
     context: Context = Field(default_factory=Context)
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         None, strict=False, description="按哪一天有效的文件作答（YYYY-MM-DD，默认今天）"
     )
 
@@ -49,6 +51,7 @@ def answer(
     cache: AnswerCacheDep,
     library: LibraryDep,
     internal: InternalCaller,
+    phraser: PhraserDep,
 ) -> Reply:
     catalogue = catalogue_store.snapshot()
     question = mask(body.question)  # a direct caller's personal data is neither cached nor kept in clear
@@ -60,6 +63,7 @@ def answer(
         body.context.model_dump_json(),
         body.as_of or date.today(),
         library.dating_revision(),  # an admin's dating edit on any replica changes answers
+        phraser.cache_token() if phraser else None,  # a reply composed while the LLM was down is not kept
     )
     reply = cache.get_or_compose(
         key,
@@ -72,6 +76,7 @@ def answer(
             context=body.context,
             route=route,
             as_of=body.as_of,
+            phraser=phraser,
         ),
     )
     # What the knowledge base is missing, for the admins' insights page: residents' questions only (they come

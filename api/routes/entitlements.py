@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import errors
 from api.deps import CatalogueDep, RetrieverDep
+from api.iso_dates import IsoDate
 from knowledge.catalogue.entitlements import (
     EntitlementReport,
     MissingField,
@@ -27,7 +28,7 @@ class EntitlementRequest(BaseModel):
     profile: ResidentProfile
     region: Region | None = Field(None, description="只检查该地区规划中的服务")
     services: list[str] | None = Field(None, max_length=200, description="只检查这些服务 id")
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         None, strict=False, description="按哪一天有效的文件判断（YYYY-MM-DD，默认今天）"
     )
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import errors
 from api.deps import RetrieverDep, RouteDep
+from api.iso_dates import IsoDate
 from knowledge.retrieval import MAX_QUERY_CHARS, MAX_TOP_K, Hit
 from knowledge.service_route import ServiceMatch
 from knowledge.sources import Region
@@ -20,7 +21,7 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="居民或接线员的问题")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
     region: Region | None = Field(None, description="只检索该地区的规划；为空时按问题中的地名加权")
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         None, strict=False, description="按哪一天有效的文件作答（YYYY-MM-DD，默认今天）：现行文件优先"
     )
 

@@ -42,6 +42,7 @@ def app_settings(settings, ingested, fake_rasa):
 def client(app_settings):
     auth = AuthStore(app_settings)
     auth.add_user("contract-op", "operator-pass-1", "operator")
+    auth.add_user("contract-admin", "admin-pass-123", "admin")
     with TestClient(create_app(app_settings)) as c:
         yield c
     r = redis.Redis.from_url(app_settings.redis_url)
@@ -127,6 +128,24 @@ def test_validation_errors(client):
         "validation_error",
     )
     assert_error(client.get("/v1/services", params={"region": "mars"}), 422, "validation_error")
+
+
+def test_dates_are_iso_strings_as_the_schema_says(client):
+    """Found by the fuzzer: pydantic read numbers as Unix timestamps (0 → 1970-01-01) where the schema says
+    ``format: date``; such requests were answered as if they asked about 1970."""
+    for as_of in (0, "0", "-1.25e-57"):
+        body = assert_error(client.post("/v1/search", json={"query": "低保", "as_of": as_of}), 422)
+        assert "ISO" in body["detail"]
+    r = client.post(
+        "/v1/auth/login",
+        json={"username": "contract-admin", "password": "admin-pass-123", "want_token": True},
+    )
+    admin = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert_error(client.get("/v1/admin/audit", params={"since": "-1.25e-57"}, headers=admin), 422)
+    assert (
+        client.get("/v1/admin/audit", params={"since": "2024-06-01T08:00:00"}, headers=admin).status_code
+        == 200
+    )
 
 
 def test_errors_raised_in_routes_and_dependencies(client, app_settings):

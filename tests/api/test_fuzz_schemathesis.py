@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -72,28 +71,41 @@ def fuzz_settings(settings, ingested, fake_rasa, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app(fuzz_settings):
+def client(fuzz_settings):
+    """The app with its lifespan running for the whole module (set-up calls go through this client)."""
     auth = AuthStore(fuzz_settings)
     auth.add_user("fuzz-op", PASSWORD, "operator")
     auth.add_user("fuzz-admin", PASSWORD, "admin")
-    application = create_app(fuzz_settings)
-    yield application
-    shutdown_lifespans()  # schemathesis ran the app's lifespan for the whole module
+    with TestClient(create_app(fuzz_settings)) as c:
+        yield c
     r = redis.Redis.from_url(fuzz_settings.redis_url)
     for pattern in (f"{fuzz_settings.redis_prefix}:*", f"LIMITS:LIMITER/{fuzz_settings.redis_prefix}/*"):
         for key in r.scan_iter(pattern):
             r.delete(key)
 
 
-@pytest.fixture(scope="module")
-def api_schema(app):
-    return schemathesis.openapi.from_asgi("/openapi.json", app)  # starts the app's lifespan
+def lifespan_run_elsewhere(app):
+    """The app for schemathesis: its lifespan is the client fixture's, so schemathesis' own start and stop (its
+    pytest plugin stops it after every test) are answered here and never reach the app."""
+
+    async def asgi(scope, receive, send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return asgi
 
 
 @pytest.fixture(scope="module")
-def client(app, api_schema) -> TestClient:
-    """Set-up calls into the running app (no second lifespan: schemathesis started it)."""
-    return TestClient(app)
+def api_schema(client):
+    return schemathesis.openapi.from_asgi("/openapi.json", lifespan_run_elsewhere(client.app))
 
 
 def _bearer(client: TestClient, username: str) -> dict[str, str]:
