@@ -52,6 +52,7 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self._state_collector: _StateCollector | None = None
         self.declines = Counter(
             "minsheng_declines",
             "Answers declined on POST /v1/answer, by reason",
@@ -60,8 +61,12 @@ class Metrics:
         )
 
     def watch_state(self, state: Any) -> None:
-        """Gauges read from the app's shared state at scrape time (call once the lifespan has built it)."""
-        self.registry.register(_StateCollector(state))
+        """Gauges read from the app's shared state at scrape time (call once the lifespan has built it). A
+        lifespan run again on the same app (test harnesses do) replaces the collector instead of doubling it."""
+        if self._state_collector is not None:
+            self.registry.unregister(self._state_collector)
+        self._state_collector = _StateCollector(state)
+        self.registry.register(self._state_collector)
 
     def observe_body(self, method: str, route: str, body: bytes) -> None:
         try:
