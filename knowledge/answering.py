@@ -9,6 +9,7 @@ answer (low retrieval confidence, a money amount the plans never state, requests
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Literal
 
@@ -37,6 +38,7 @@ from knowledge.listings import (
     category_listing,
     named_categories,
 )
+from knowledge.passages import best_span, cited_sentences, query_terms, rerank, sentence_similarity
 from knowledge.regions import detect_regions
 from knowledge.retrieval import MAX_QUERY_CHARS, ROUTE_MIN_SIMILARITY, Hit, Retriever
 from knowledge.service_route import RouteIndex
@@ -61,6 +63,9 @@ MIN_FUSED = 0.028
 MIN_SIMILARITY = 0.855
 REGION_SHARE = 0.72  # a region gets its own section when its best hit scores this share of the best overall
 PASSAGES_PER_REGION = 2
+# Hits the composer chooses passages from: the sentence re-ranking (knowledge/passages.py) finds the passage
+# that answers among the top 20 more often than among the top 10, on both development sets.
+ANSWER_POOL = 20
 FIRST_PASSAGE_CHARS = 240  # the best passage may show up to about three sentences
 OTHER_PASSAGE_CHARS = 140
 
@@ -163,75 +168,6 @@ def carry_topic(last_query: str, message: str) -> str:
 def _frame(last_query: str) -> str:
     """What kind of question the last one was (免费? 检查? 条件?), without its topic."""
     return " ".join(w for w in ("免费", "检查", "补贴", "条件", "怎么办", "要钱") if w in last_query)
-
-
-# --- sentence selection ------------------------------------------------------------------------
-_GENERIC = frozenset(
-    "规划 服务 政府 国家 能不能 怎么办 办法 情况 问题 东西 这块 那块 啥 有啥 咋 咋管 管管 帮着 一点 还有 以后 现在 好几 几年".split()
-)
-
-
-def _query_terms(query: str) -> tuple[set[str], set[str]]:
-    """Content words (no place names, no filler) and character bigrams of the expanded question."""
-    from knowledge.regions import place_names
-
-    places = place_names()
-    expanded = expand_query(query)
-    words = {w for w in word_tokens(expanded) if len(w) >= 2 and w not in _GENERIC and w not in places}
-    bigrams = {g for g in char_bigrams(expanded) if not any(g in p for p in places if len(p) >= 2)}
-    return words, bigrams
-
-
-def overlap(text: str, terms: tuple[set[str], set[str]]) -> float:
-    """How much of the question a passage speaks to: longer shared words count more."""
-    words, bigrams = terms
-    return sum(len(w) for w in words if w in text) + 0.5 * sum(1 for g in bigrams if g in text)
-
-
-def rerank(hits: list[Hit], terms: tuple[set[str], set[str]]) -> list[Hit]:
-    """Order retrieval hits for answering: fused rank score, best-sentence overlap with the question and the
-    passage's embedding similarity (0.5 / 0.3 / 0.2; with similarity the passage shown matched the gold
-    passage more often on both dev sets than the earlier half-and-half of score and overlap)."""
-    if not hits:
-        return hits
-    spans = {h.chunk_id: best_span(h, terms) for h in hits}
-    ov = {
-        h.chunk_id: overlap(h.quote[spans[h.chunk_id][0] - h.start : spans[h.chunk_id][1] - h.start], terms)
-        for h in hits
-    }
-    top_score, top_ov = hits[0].score or 1.0, max(ov.values()) or 1.0
-    sims = [h.similarity for h in hits if h.similarity is not None]
-    low, high = (min(sims), max(sims)) if sims else (0.0, 0.0)
-
-    def similarity(h: Hit) -> float:
-        return ((h.similarity if h.similarity is not None else low) - low) / ((high - low) or 1.0)
-
-    return sorted(
-        hits, key=lambda h: -(0.5 * h.score / top_score + 0.3 * ov[h.chunk_id] / top_ov + 0.2 * similarity(h))
-    )
-
-
-def best_span(hit: Hit, terms: tuple[set[str], set[str]], limit: int = 160) -> tuple[int, int]:
-    """Adjacent sentences of a hit around the one that shares most with the question, grown while they
-    still share something and fit in ``limit`` characters (offsets into the source)."""
-    if hit.kind == "table_row" or len(hit.quote) <= 90:
-        return hit.start, hit.end
-    spans = sentence_spans(hit.quote, 0, len(hit.quote))
-    scores = [overlap(hit.quote[a:b], terms) for a, b in spans]
-    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
-    lo = hi = best
-    while True:
-        options = [i for i in (lo - 1, hi + 1) if 0 <= i < len(spans) and scores[i] > 0]
-        options = [i for i in options if spans[max(hi, i)][1] - spans[min(lo, i)][0] <= limit]
-        if not options:
-            break
-        pick = max(options, key=lambda i: scores[i])
-        lo, hi = min(lo, pick), max(hi, pick)
-    a, b = spans[lo][0], spans[hi][1]
-    # A box item's sentence without its title loses its subject: keep the title sentence.
-    if hit.kind == "box_item" and lo == 1:
-        a = spans[0][0]
-    return hit.start + a, hit.start + b
 
 
 def _citation(hit: Hit, start: int, end: int, source_text: str) -> Citation:
@@ -386,15 +322,20 @@ _TABLE_INDICATOR = re.compile(
 
 
 def _indicator_reply(
-    query: str, region: Region, hits: list[Hit], source_texts, table_like: bool
+    query: str,
+    region: Region,
+    hits: list[Hit],
+    source_texts,
+    table_like: bool,
+    closeness: dict[str, float] | None = None,
 ) -> Reply | None:
     """The indicator rows (2020 value, 2025 target, unit, 约束性/预期性) or sentences stating the figure —
     only from the region asked about, only when they share the indicator's words and speak of the period
     asked about; otherwise decline. A question may name several indicators ("A和B各是多少")."""
-    terms = _query_terms(query)
+    terms = query_terms(query)
     rows: list[Hit] = []
     sentences: list[tuple[Hit, int, int]] = []
-    for h in rerank([h for h in hits if h.region == region], terms)[:6]:
+    for h in rerank([h for h in hits if h.region == region], terms, closeness)[:6]:
         if _other_period(query, h, h.quote):
             continue
         if h.kind == "table_row" and h.fields:
@@ -500,13 +441,17 @@ def compose_answer(
     context: Context | None = None,
     route: RouteIndex | None = None,
     as_of: date | None = None,
+    phraser: Callable[[str, Reply, Catalogue], Reply] | None = None,
 ) -> Reply:
     """The reply to a resident's message, dated: every answer names the period of the documents it quotes
-    and says so when that period has ended (``as_of``, default today, decides)."""
+    and says so when that period has ended (``as_of``, default today, decides). ``phraser`` (optional,
+    knowledge/llm_phrasing.py) may replace the lead line with a model-written one that passes its checks."""
     as_of = as_of or date.today()
     reply = _compose(question, retriever, catalogue, source_texts, region, context, route, as_of)
     if reply.kind != "answer":
         return reply
+    if phraser is not None:
+        reply = phraser(question, reply, catalogue)
     docs = retriever.dating()
     states = statuses(docs, as_of)
     return date_reply(reply, {d.title: (d, states[d.doc_id]) for d in docs})
@@ -564,7 +509,7 @@ def _compose(
     if len(mentioned) == 2 and not switched:
         region = None
 
-    result = retriever.search(query, top_k=10, region=region, route=route, as_of=as_of)
+    result = retriever.search(query, top_k=ANSWER_POOL, region=region, route=route, as_of=as_of)
     hits = result.hits
     if asks_for_listing(query) and (listing := _listing_reply(query, region, hits, retriever)):
         return listing
@@ -574,21 +519,26 @@ def _compose(
             region is None and table_like
         ):  # two plans, two sets of targets: a figure without its region misleads
             return _ask_region("两地规划的指标和目标值各不相同。", query=query)
-        if region is not None and (reply := _indicator_reply(query, region, hits, source_texts, table_like)):
+        if region is not None and (
+            reply := _indicator_reply(
+                query, region, hits, source_texts, table_like, _closeness(retriever, query, hits)
+            )
+        ):
             return reply
     if (not hits or not _confident(hits)) and context.last_query and query != context.last_query:
         # "那像我这样的能住进去不？": a message that means nothing alone continues the last topic.
         query = carry_topic(context.last_query, query)
-        result = retriever.search(query, top_k=10, region=region, route=route, as_of=as_of)
+        result = retriever.search(query, top_k=ANSWER_POOL, region=region, route=route, as_of=as_of)
         hits = result.hits
     if not hits or not _confident(hits):
         return refuse("抱歉，广西、宁夏的公共服务规划里没有找到能回答这个问题的内容。", "low_confidence")
 
     regions = [region] if region else _regions_to_answer(hits)
-    terms = _query_terms(query)
+    terms = query_terms(query)
+    closeness = _closeness(retriever, query, hits)
     sections: list[tuple[Region, list[tuple[Hit, int, int]]]] = []
     for r in regions:
-        in_region = rerank([h for h in hits if h.region == r], terms)
+        in_region = rerank([h for h in hits if h.region == r], terms, closeness)
         limits = FIRST_PASSAGE_CHARS, OTHER_PASSAGE_CHARS
         sections.append(
             (
@@ -671,12 +621,19 @@ def _service_first(
     entry = catalogue.entries.get(service_id) if service_id else None
     if entry is None or not picks:
         return None
-    hit, a, b = picks[0]
-    if not any(c.source == hit.source and a <= c.start < b for c in entry.citations):
-        return None
-    quote = source_texts[hit.source][a:b]
-    lead = verified_lead(entry.service, [quote])
-    if lead is None:
+    # One quote after the lead line: the sentences of a shown passage that hold the service's own citation,
+    # provided they state every figure of the lead line; without such a passage, the extractive form.
+    for hit, a, b in picks:
+        cited = [c for c in entry.citations if c.source == hit.source and a <= c.start < b]
+        if not cited:
+            continue
+        x, y = cited_sentences(
+            source_texts[hit.source], a, b, min(c.start for c in cited), max(c.end for c in cited)
+        )
+        if (lead := verified_lead(entry.service, [source_texts[hit.source][x:y]])) is not None:
+            picks = [(hit, x, y)]
+            break
+    else:
         return None
     lines = [lead] + [f"• {_render(h, source_texts[h.source][x:y])}" for h, x, y in picks]
     lines.append(f"相关服务：{_service_line(entry.service)}。需要我帮您看看能不能享受吗？")
@@ -690,6 +647,12 @@ def _service_first(
         services=[entry.service.id],
         produced_by="template_lead",
     )
+
+
+def _closeness(retriever: Retriever, query: str, hits: list[Hit]) -> dict[str, float]:
+    """Best-sentence similarity of each hit to the question (the same query vector retrieval used)."""
+    vector = retriever.embedder.embed_query(expand_query(query))
+    return sentence_similarity(hits, retriever.embedder, vector)
 
 
 def _figure_quoted(figure: str, citations: list[Citation]) -> bool:

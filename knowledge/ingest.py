@@ -23,6 +23,7 @@ from knowledge.diffing import summarize_changes
 from knowledge.embedding import Embedder, EmbeddingCache
 from knowledge.errors import LibraryConflict, NotFound, SourceError
 from knowledge.library import DocumentLibrary
+from knowledge.passages import scoring_texts
 from knowledge.settings import Settings
 from knowledge.sources import SourceDocument, check_unique_doc_ids, load_sources
 from knowledge.store import VersionInfo, VersionStore, make_client, new_version_id, sources_summary, to_json
@@ -113,12 +114,18 @@ def ingest(
         total = len(chunks)
         done = 0
 
+        # The answer composer compares the question with each passage's sentences (knowledge/passages.py):
+        # embedding them now puts them in the disk cache, so no resident's question waits for them.
+        sentences = sorted({t for c in chunks for t in scoring_texts(c.quote, c.kind)})
+        total_embed = total + len(sentences)
+
         def embedded_batch(n: int) -> None:
             nonlocal done
             done += n
-            print_("embed", done, total)
+            print_("embed", done, total_embed)
 
         vectors, computed = embedder.embed_passages([c.embed_text for c in chunks], on_batch=embedded_batch)
+        computed += embedder.embed_passages(sentences, on_batch=embedded_batch)[1]
         version = new_version_id()
         written = 0
 

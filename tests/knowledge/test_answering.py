@@ -147,6 +147,10 @@ def test_a_service_question_opens_with_a_verified_lead_line(answer):
     assert first.startswith("免费。") and "1 次" in first and len(first) <= 80
     assert any("专栏4" in c.section and "1 次" in c.quote for c in reply.citations)
     assert "（2021—2025年）" in reply.text and "规划期已结束" in reply.text
+    # One quote after the lead: the sentence of the plan that states the service, not its whole paragraph.
+    assert len(reply.citations) == 1 and reply.citations[0].quote.lstrip("*").startswith(
+        "为符合生育政策并计划怀孕"
+    )
 
 
 def test_a_correction_is_asked_on_its_own_words():
