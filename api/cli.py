@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from api.wechat.cli import app as wechat_app
 from knowledge.errors import KnowledgeError
 from knowledge.settings import Settings, get_settings
 
@@ -24,6 +25,7 @@ app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(index_app, name="index")
 users_app = typer.Typer(no_args_is_help=True, help="Staff accounts (operators, admins)")
 app.add_typer(users_app, name="users")
+app.add_typer(wechat_app, name="wechat")  # menu-push, fake-api, sign, simulate (api/wechat/cli.py)
 
 RegionOpt = Annotated[str | None, typer.Option("--region", "-r", help="guangxi | ningxia")]
 
@@ -114,8 +116,8 @@ def search(
 def eval_retrieval(
     path: Path,
     rankers: Annotated[
-        str, typer.Option(help="comma list of dense,words,chars,route")
-    ] = "dense,words,chars,route",
+        str, typer.Option(help="comma list of sentences,dense,words,chars,route")
+    ] = "sentences,words,chars,route",
     show_misses: bool = False,
 ) -> None:
     """R@1, R@5, MRR@10 per question type (hit rule of shared/eval/README.md)."""
@@ -471,7 +473,13 @@ def up(
         f"  resident chat widget: {base}/\n"
         f"  operator console:     {base}/operator{operator_login}\n"
         f"  admin console:        {base}/admin{admin_login}\n"
-        f"  API:                  {base}  (docs: {base}/docs; chat: POST {base}/v1/chat)",
+        f"  API:                  {base}  (docs: {base}/docs; chat: POST {base}/v1/chat)"
+        + (
+            f"\n  WeChat demo account: {base}/wechat/demo  (token minsheng-demo, plaintext mode; "
+            "try `minsheng wechat simulate 你好`)"
+            if settings.demo
+            else ""
+        ),
         fg=typer.colors.GREEN,
     )
     typer.echo(f"  logs:          {settings.data_dir / 'logs'}\nCtrl-C stops everything.")

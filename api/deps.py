@@ -16,9 +16,11 @@ from api.errors import raises
 from api.jobs import JobRunner
 from api.rasa_client import RasaClient
 from api.rate_limits import is_internal_caller
+from api.wechat.channel import WeChatChannel
 from knowledge.catalogue.editing import CatalogueStore
 from knowledge.catalogue.loader import Catalogue
 from knowledge.library import DocumentLibrary
+from knowledge.llm_phrasing import LeadPhraser
 from knowledge.retrieval import Retriever
 from knowledge.service_route import RouteIndex
 from knowledge.settings import Settings
@@ -73,6 +75,15 @@ def get_library(request: Request) -> DocumentLibrary:
 
 def get_jobs(request: Request) -> JobRunner:
     return request.app.state.jobs
+
+
+def get_phraser(request: Request) -> LeadPhraser | None:
+    """The optional LLM lead line (knowledge/llm_phrasing.py): None unless MINSHENG_LLM_* configure one."""
+    return getattr(request.app.state, "phraser", None)
+
+
+def get_wechat(request: Request) -> WeChatChannel:
+    return request.app.state.wechat
 
 
 @raises(401)  # declared in the OpenAPI schema of every route using it (api/errors.py)
@@ -130,5 +141,7 @@ AuditDep = Annotated[AuditLog, Depends(get_audit)]
 AnswerCacheDep = Annotated[AnswerCache, Depends(get_answer_cache)]
 LibraryDep = Annotated[DocumentLibrary, Depends(get_library)]
 JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+PhraserDep = Annotated[LeadPhraser | None, Depends(get_phraser)]
+WeChatDep = Annotated[WeChatChannel, Depends(get_wechat)]
 OperatorSession = Annotated[Session, Depends(require_role("operator", "admin"))]
 AdminSession = Annotated[Session, Depends(require_role("admin"))]

@@ -40,12 +40,15 @@ from api.routes import (
     search,
     services,
     sources,
+    wechat,
 )
 from api.routes import auth as auth_routes
 from api.routes import metrics as metrics_routes
 from api.security_headers import SecurityHeadersMiddleware
+from api.wechat.channel import WeChatChannel
 from knowledge.catalogue.editing import CatalogueStore
 from knowledge.library import DocumentLibrary
+from knowledge.llm_phrasing import lead_phraser_from_settings
 from knowledge.retrieval import Retriever
 from knowledge.service_route import ServiceRoute
 from knowledge.settings import REPO_ROOT, Settings, get_settings
@@ -69,8 +72,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rasa = RasaClient(settings)
         app.state.auth = AuthStore(settings)
         app.state.rate_limiter = RateLimiter(settings)
+        # WeChat 公众号 callbacks (api/wechat/): the same conversation engine as the widget
+        app.state.wechat = WeChatChannel(
+            settings, app.state.conversations, app.state.rasa, app.state.rate_limiter
+        )
         app.state.audit = AuditLog(settings)
         app.state.answer_cache = AnswerCache()
+        # Optional LLM lead line, off unless MINSHENG_LLM_BASE_URL and _MODEL are set (docs/langchain.md).
+        app.state.phraser = lead_phraser_from_settings(settings)
         app.state.retriever = Retriever(settings)
         app.state.route = ServiceRoute(app.state.retriever.embedder, app.state.retriever.store.client)
         if app.state.retriever.store.current_version():
@@ -91,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.watch_state(app.state)  # issue 16: gauges read from shared state at scrape time
         yield
         app.state.jobs.stop()
+        if app.state.phraser is not None:
+            app.state.phraser.close()
+        app.state.wechat.close()
         app.state.rasa.close()
 
     app = FastAPI(
@@ -140,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_catalogue.router)
     app.include_router(admin_audit.router)
     app.include_router(admin_insights.router)
+    app.include_router(wechat.router)  # signed by WeChat, not rate limited per address (one sender)
     _mount_pages(app)
     errors.document(app)  # the one error model for every status each operation returns (after all routers)
     return app

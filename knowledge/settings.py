@@ -5,15 +5,36 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from limits import parse_many
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class WeChatAccount(BaseModel):
+    """One WeChat Official Account (公众号), served at /wechat/{name} (api/wechat/, docs/wechat.md).
+
+    ``token``, ``app_secret`` and ``encoding_aes_key`` are secrets: kept out of reprs and never logged."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,16}$")
+    token: str = Field(pattern=r"^[A-Za-z0-9_-]{3,32}$", repr=False)
+    app_id: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,64}$")
+    app_secret: str = Field("", max_length=128, repr=False)
+    encoding_aes_key: str = Field("", pattern=r"^([A-Za-z0-9]{43})?$", repr=False)
+    mode: Literal["plaintext", "compatible", "safe"] = "plaintext"
+
+    @model_validator(mode="after")
+    def _key_for_encryption(self) -> WeChatAccount:
+        if self.mode != "plaintext" and not (self.encoding_aes_key and self.app_id):
+            raise ValueError(
+                f"WeChat account {self.name!r}: mode {self.mode} needs encoding_aes_key and app_id"
+            )
+        return self
 
 
 class Settings(BaseSettings):
@@ -126,12 +147,39 @@ class Settings(BaseSettings):
     rate_feedback: str = "30/minute"
     rate_feedback_session: str = "10/minute"
 
+    # --- WeChat Official Account channel (issue 15: api/wechat/, docs/wechat.md) ---------------------------------
+    # Accounts as a JSON list of {"name", "token", "app_id", "app_secret", "encoding_aes_key", "mode"}, each
+    # served at /wechat/{name}; demo mode adds "demo" (token minsheng-demo, plaintext; api/wechat/accounts.py).
+    wechat_accounts: list[WeChatAccount] = []
+    wechat_api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"  # WeChat's API (a fake in the tests)
+    # WeChat waits 5 s for a passive reply; an answer not ready within this goes out as a 客服消息 instead.
+    wechat_reply_budget_seconds: float = Field(4.0, gt=0, le=4.5)
+    wechat_public_base_url: str = ""  # public https base for citation links (empty: the callback's host)
+
     # --- scale-out (issue 16): re-index jobs survive the replica running them (api/jobs.py) ---------------
     # A job is run under a lease in Redis that its replica's heartbeat renews (every third of this); when the
     # replica dies the lease expires and another replica takes the job over after at most this long.
     job_lease_seconds: float = Field(30.0, ge=0.5, le=600)
     # A job whose replica died this many times (it may be what kills them) is reported failed instead.
     job_max_attempts: int = Field(3, ge=1, le=10)
+
+    # --- optional LLM phrasing of the lead line (knowledge/llm_phrasing.py, docs/langchain.md) -------------
+    # Any OpenAI-compatible endpoint (vLLM, Ollama, a cloud API). Off unless both the URL and the model are set;
+    # off, answers are exactly the template/extractive ones. A phrased lead is shown only when it passes the
+    # template lead's checks (every figure in a cited quote, no unquoted place, service or amount).
+    llm_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama), http://vllm:8000/v1
+    llm_model: str | None = None  # e.g. qwen2.5:7b-instruct, Qwen/Qwen2.5-7B-Instruct
+    # A plain string like the other secrets here (api/stack.py hands settings to child processes as text).
+    llm_api_key: str | None = None  # local servers accept any key
+    # Hard budget for the whole step (retries included): a slow endpoint delays an answer by at most this.
+    llm_timeout_seconds: float = Field(3.0, gt=0, le=60)
+    llm_max_retries: int = Field(1, ge=0, le=5)  # the client's retries (connection errors, 429, 5xx)
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_max_tokens: int = Field(160, ge=16, le=2048)
+    # Circuit breaker: after this many consecutive failures (errors, timeouts) the LLM is skipped for the
+    # cool-down, then one call tries it again.
+    llm_breaker_failures: int = Field(3, ge=1, le=100)
+    llm_breaker_cooldown_seconds: float = Field(60.0, ge=0.1, le=3600)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -159,6 +207,10 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"not a rate limit like '30/minute': {value!r}") from exc
         return value
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
 
     @property
     def embedding_model_path(self) -> str:

@@ -42,6 +42,7 @@ def settings(tmp_path_factory) -> Settings:
         rate_answer="100000/minute",
         rate_feedback="100000/minute",
         rate_feedback_session="100000/minute",
+        llm_base_url=None,  # a developer's own MINSHENG_LLM_* must not switch the phraser on for the suite
     )
 
 

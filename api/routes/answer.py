@@ -15,6 +15,7 @@ from api.deps import (
     ConversationsDep,
     InternalCaller,
     LibraryDep,
+    PhraserDep,
     RetrieverDep,
     RouteDep,
     SourceTextsDep,
@@ -50,6 +51,7 @@ def answer(
     cache: AnswerCacheDep,
     library: LibraryDep,
     internal: InternalCaller,
+    phraser: PhraserDep,
 ) -> Reply:
     catalogue = catalogue_store.snapshot()
     question = mask(body.question)  # a direct caller's personal data is neither cached nor kept in clear
@@ -61,6 +63,7 @@ def answer(
         body.context.model_dump_json(),
         body.as_of or date.today(),
         library.dating_revision(),  # an admin's dating edit on any replica changes answers
+        phraser.cache_token() if phraser else None,  # a reply composed while the LLM was down is not kept
     )
     reply = cache.get_or_compose(
         key,
@@ -73,6 +76,7 @@ def answer(
             context=body.context,
             route=route,
             as_of=body.as_of,
+            phraser=phraser,
         ),
     )
     # What the knowledge base is missing, for the admins' insights page: residents' questions only (they come

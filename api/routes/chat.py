@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
@@ -10,16 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 
 from api import errors
-from api.chat_messages import ChatMessage, declined_message, merge_rasa_output
-from api.conversations import ConversationStore, HistoryEntry, Unanswered
+from api.chat_gateway import RasaUnavailable, converse
+from api.chat_messages import ChatMessage
+from api.conversations import HistoryEntry
 from api.deps import ConversationsDep, RasaDep, SettingsDep
 from api.events import event_stream
 from api.iso_dates import IsoDate
-from api.rasa_client import RasaClient, RasaUnavailable
 from knowledge.sources import Region
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
-logger = logging.getLogger(__name__)
 
 SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_MESSAGE = 500
@@ -69,59 +67,16 @@ class HistoryResponse(BaseModel):
 def chat(
     body: ChatRequest, conversations: ConversationsDep, rasa: RasaDep, settings: SettingsDep
 ) -> ChatResponse:
-    sid = body.session_id
-    # Personal data (ID, phone, card numbers, e-mail) is masked before the message is stored, published or sent
-    # to Rasa: history, tracker, logs and insights only ever hold the masks. The values as typed are kept apart
-    # for a day, for an operator handling a hand-off to reveal one (audited).
-    resident = conversations.resident_entry(sid, body.message)
-    text = resident.text
-    if conversations.active_ticket(sid) is not None:
-        conversations.append(sid, resident)
-        conversations.publish(
-            "resident_message", {"session_id": sid, "text": text, "entry": resident.model_dump()}
+    metadata = body.metadata.model_dump(mode="json", exclude_none=True) if body.metadata else None
+    try:  # the one conversation engine, shared with the WeChat channel (api/chat_gateway.py)
+        messages = converse(
+            body.session_id, body.message, conversations, rasa, settings.tracker_rotate_turns, metadata
         )
-        return ChatResponse(messages=[])  # the operator answers; the widget shows it via history/events
-    if declined := declined_message(text):  # never reaches the form, whatever NLU would say
-        message, reason = declined
-        conversations.append(sid, resident, HistoryEntry(role="bot", text=message.text, message=message))
-        conversations.record_unanswered(Unanswered(question=text, reason=reason))
-        return ChatResponse(messages=[message])
-    # Undelivered until Rasa has it; marked by this entry's id, so concurrent turns never mark each other's.
-    entry_id = conversations.start_delivery(sid, resident)
-    try:
-        sender = _current_sender(sid, conversations, rasa, settings.tracker_rotate_turns)
-        metadata = body.metadata.model_dump(mode="json", exclude_none=True) if body.metadata else None
-        output = rasa.send(sender, text, metadata)
     except RasaUnavailable as exc:
-        conversations.delivery_failed(sid, entry_id)  # kept; a resend claims it instead of storing it twice
         raise HTTPException(
             503, "对话服务暂时不可用，您的消息已保存，请稍后重试。(dialogue server unavailable)"
         ) from exc
-    conversations.delivered(sid, entry_id)
-    conversations.count_turn(sid)
-    messages = merge_rasa_output(output)
-    conversations.append(sid, *[HistoryEntry(role="bot", text=m.text, message=m) for m in messages])
     return ChatResponse(messages=messages)
-
-
-def _current_sender(
-    session_id: str, conversations: ConversationStore, rasa: RasaClient, rotate_after: int
-) -> str:
-    """Bound the Rasa tracker: past ``rotate_after`` turns (and not inside a form) continue in a new one, slots kept."""
-    sender, turns = conversations.rasa_sender(session_id)
-    if turns < rotate_after:
-        return sender
-    try:
-        slots, form_active = rasa.tracker_state(sender)
-        if form_active:
-            return sender  # never cut a running eligibility form in half
-        fresh = conversations.upcoming_sender(session_id)
-        rasa.set_slots(fresh, slots)  # seed first: the switch below is the commit
-        conversations.next_epoch(session_id)
-    except Exception:  # noqa: BLE001 - bounding the tracker is an optimisation; never fail the resident's turn for it
-        logger.exception("tracker rotation failed for %s; continuing in %s", session_id, sender)
-        return sender
-    return fresh
 
 
 @router.get("/{session_id}/history", response_model=HistoryResponse)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, BackgroundTasks, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
 from api import errors
 from api.chat_messages import ChatMessage
 from api.conversations import HistoryEntry, Ticket
-from api.deps import AuditDep, ConversationsDep, OperatorSession, SettingsDep
+from api.deps import AuditDep, ConversationsDep, OperatorSession, SettingsDep, WeChatDep
 from api.events import event_stream
 from api.routes.handoff import TicketView
 from knowledge.privacy import Kind, mask
@@ -66,6 +66,8 @@ def reply(
     session: OperatorSession,
     conversations: ConversationsDep,
     audit: AuditDep,
+    wechat: WeChatDep,
+    background: BackgroundTasks,
 ) -> HistoryEntry:
     found = _open_ticket(conversations, ticket_id)
     if found.status != "open":
@@ -89,6 +91,7 @@ def reply(
             "entry": entry.model_dump(),
         },
     )
+    background.add_task(wechat.deliver_to_session, found.session_id, text)  # a 客服消息 for WeChat residents
     return entry
 
 
@@ -122,7 +125,12 @@ def reveal(
 
 @router.post("/tickets/{ticket_id}/close", response_model=Ticket, responses=errors.responses(404))
 def close(
-    ticket_id: str, session: OperatorSession, conversations: ConversationsDep, audit: AuditDep
+    ticket_id: str,
+    session: OperatorSession,
+    conversations: ConversationsDep,
+    audit: AuditDep,
+    wechat: WeChatDep,
+    background: BackgroundTasks,
 ) -> Ticket:
     found = _open_ticket(conversations, ticket_id)
     if found.status != "open":
@@ -142,6 +150,7 @@ def close(
         "session_resumed",
         {"session_id": found.session_id, "ticket_id": found.id, "entry": entry.model_dump()},
     )
+    background.add_task(wechat.deliver_to_session, found.session_id, RESUMED, operator=False)
     return closed
 
 

@@ -36,6 +36,10 @@ PUBLIC = {
     ("POST", "/v1/feedback"),
     ("GET", "/v1/sources/{source}/context"),
     ("POST", "/v1/auth/login"),
+    # WeChat's servers: every callback is signed with the account's token (api/wechat/protocol.py)
+    ("GET", "/wechat/{account}"),
+    ("POST", "/wechat/{account}"),
+    ("GET", "/wechat/cite/{source}"),  # the citation page WeChat replies link to
 }
 INTERNAL = {("POST", "/v1/handoff/tickets")}  # the action server, with the shared internal token
 PROTECTED = [  # (path prefix, roles allowed)

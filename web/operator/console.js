@@ -25,6 +25,7 @@
   var DOC_STATUS = { in_force: "现行有效", ended: "规划期已结束", superseded: "已被新文件替代", not_yet: "尚未施行" };
   var PRODUCED = {
     template_lead: "服务要点+原文",
+    llm_lead: "模型导语（已核对）+原文",
     extractive: "原文摘录",
     listing: "清单（按结构计数）",
     indicator_row: "指标表",
@@ -344,6 +345,7 @@
         [
           el("span", { class: "queue-line" }, [
             el("span", { class: "queue-id", text: "会话 " + t.id.slice(0, 6) }),
+            isWeChat(t.session_id) ? el("span", { class: "tag tag-channel", text: "微信" }) : null,
             state.fresh[t.id] ? el("span", { class: "tag tag-new", text: "新" }) : null,
             state.unread[t.id] ? el("span", { class: "tag tag-unread", text: state.unread[t.id] + " 条新消息" }) : null,
             el("span", { class: "queue-wait", "data-ts": String(t.created_at), text: waited(t.created_at) }),
@@ -358,6 +360,11 @@
     $("queue-count").setAttribute("aria-label", tickets.length + " 位居民等待");
     $("queue-empty").hidden = tickets.length > 0;
     document.title = (tickets.length ? "(" + tickets.length + ") " : "") + "人工坐席台 · 民生服务助手";
+  }
+
+  // WeChat 公众号 residents (api/wechat/): their session ids are wx-<account>-<hash>; replies go out as 客服消息
+  function isWeChat(sessionId) {
+    return String(sessionId || "").indexOf("wx-") === 0;
   }
 
   setInterval(function () {
@@ -397,6 +404,7 @@
     $("ticket-view").hidden = false;
     $("ticket-title").textContent = "会话 " + t.id.slice(0, 6);
     $("ticket-sub").textContent =
+      (isWeChat(t.session_id) ? "微信公众号 · " : "") +
       "居民会话 " + t.session_id + " · " + time(t.created_at) + " 转人工" + (t.reason ? " · 原因：" + truncate(t.reason, 80) : "");
     $("transcript").textContent = "";
     view.transcript.forEach(function (entry, i) {
