@@ -537,8 +537,12 @@ def _compose(
     terms = query_terms(query)
     closeness = _closeness(retriever, query, hits)
     sections: list[tuple[Region, list[tuple[Hit, int, int]]]] = []
+    # An indicator row is a bare figure (孕产妇死亡率 <18): it answers only a question about that indicator.
+    indicator = asks_for_indicator(query)
     for r in regions:
-        in_region = rerank([h for h in hits if h.region == r], terms, closeness)
+        own = [h for h in hits if h.region == r]
+        quotable = own if indicator else [h for h in own if h.kind != "table_row"] or own
+        in_region = rerank(quotable, terms, closeness)
         limits = FIRST_PASSAGE_CHARS, OTHER_PASSAGE_CHARS
         sections.append(
             (

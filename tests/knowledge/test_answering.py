@@ -175,3 +175,11 @@ def test_a_long_follow_up_after_a_long_question_stays_within_the_search_limit():
     assert carry_topic(long_question, "那要钱吗").endswith("那要钱吗")
     assert len(carry_topic(long_question, long_follow_up)) <= MAX_QUERY_CHARS
     assert carry_topic("孕前检查免费吗", "那要钱吗") == "孕前检查免费吗 那要钱吗"
+
+
+def test_indicator_rows_are_quoted_only_for_indicator_questions(answer):
+    # A bare figure (孕产妇死亡率 <18) does not answer a resident asking what support there is.
+    reply = answer("老婆怀上老三了，政策上允许吧，有没有啥配套", region="guangxi")
+    assert reply.kind == "answer" and "预期性指标" not in reply.text and "约束性指标" not in reply.text
+    row = answer("广西每千人口执业（助理）医师数2025年目标是多少")
+    assert row.kind == "answer" and row.produced_by == "indicator_row" and "执业(助理)医师" in row.text
