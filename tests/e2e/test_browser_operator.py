@@ -142,6 +142,7 @@ def test_handoff_round_trip_between_widget_and_console(console, resident, operat
 
     # the resident asks something, then asks for a human
     open_widget(resident)
+    ask(resident, "南宁的，准备要孩子了，孕前检查免费吗")  # a service answer: lead line + quote
     ask(resident, "低保怎么申请")
     sid = resident.evaluate("() => localStorage.getItem('minsheng.session')")
     with resident.expect_response(lambda r: r.url.endswith("/v1/chat"), timeout=ANSWER_TIMEOUT) as handoff:
@@ -158,6 +159,8 @@ def test_handoff_round_trip_between_widget_and_console(console, resident, operat
     expect(console.get_by_role("heading", name=re.compile("^会话 "))).to_be_focused()
     transcript = console.locator("#transcript")
     expect(transcript).to_contain_text("低保怎么申请")
+    # the service answer's lead line stands apart from the quotes, as the resident saw it
+    expect(transcript.locator(".t-lead").first).to_contain_text("免费")
     expect(transcript.locator(".t-bot").first).to_be_visible()
     expect(console.locator("#ticket-status")).to_have_text("人工服务中")
     expect(console.get_by_role("heading", name="已收集的资料")).to_be_visible()

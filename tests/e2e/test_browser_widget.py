@@ -180,6 +180,35 @@ def test_elder_mode_enlarges_text_and_is_remembered(page):
     expect(page.get_by_role("button", name="长辈模式")).to_have_attribute("aria-pressed", "false")
 
 
+def test_a_service_answer_leads_with_plain_words_and_elder_mode_reads_the_lead_first(page):
+    open_widget(page)
+    page.get_by_role("button", name="长辈模式").click()
+    # the browser's speech, recorded instead of spoken (headless Chromium has no voices)
+    page.evaluate(
+        "() => { window.__spoken = []; speechSynthesis.cancel = () => {};"
+        " speechSynthesis.speak = u => window.__spoken.push(u.text); }"
+    )
+    messages = ask(page, "南宁的，准备要孩子了，孕前检查免费吗")
+    answer = next(m for m in messages if m["kind"] == "answer")
+    assert answer["produced_by"] in ("template_lead", "llm_lead"), answer
+    lead_line = answer["text"].split("\n", 1)[0]
+    bubble = page.locator(".ms-bubble-bot").last
+    expect(bubble.locator(".ms-lead")).to_have_text(lead_line)
+    expect(bubble.locator(".ms-evidence")).to_contain_text("1 次")
+    lead_size, quote_size = (
+        float(bubble.locator(sel).evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+        for sel in (".ms-lead", ".ms-evidence")
+    )
+    assert lead_size > quote_size >= 20, (lead_size, quote_size)  # elder mode: the quotes stay large too
+    expect(page.locator(".ms-root [aria-live='polite']")).to_contain_text("智能助手：" + lead_line)
+    bubble.get_by_role("button", name="朗读这条回答").click()
+    spoken = page.evaluate("() => window.__spoken")
+    assert spoken[0] == lead_line and len(spoken) == 2, spoken
+    assert no_horizontal_scroll(page)
+    page.locator(".ms-log").evaluate("log => { log.scrollTop = log.scrollHeight; }")
+    screenshot(page, "widget-lead.png")
+
+
 def test_network_failure_keeps_the_message_and_retry_delivers_it_once(page, api):
     open_widget(page)
     page.route("**/v1/chat", lambda route: route.abort())

@@ -23,6 +23,7 @@
   var REGION_SHORT = { guangxi: "广西规划", ningxia: "宁夏规划" };
   // A search hit's document on today's date (knowledge/dating.py), and how a bot reply was produced.
   var DOC_STATUS = { in_force: "现行有效", ended: "规划期已结束", superseded: "已被新文件替代", not_yet: "尚未施行" };
+  var LEAD_KINDS = { template_lead: true, llm_lead: true };
   var PRODUCED = {
     template_lead: "服务要点+原文",
     llm_lead: "模型导语（已核对）+原文",
@@ -445,9 +446,16 @@
       );
     } else {
       var text = entry.role === "user" && PAYLOAD_LABEL[entry.text] ? "【点选】" + PAYLOAD_LABEL[entry.text] : entry.text;
-      var body = el("div", { class: "t-bubble" }, [
-        entry.masked && entry.masked.length ? maskedText(entry.text, entry.masked) : el("p", { class: "t-text", text: text }),
-      ]);
+      var cut = text.indexOf("\n");
+      var leads = entry.role === "bot" && LEAD_KINDS[message.produced_by] && cut > 0 && !(entry.masked && entry.masked.length);
+      var body = el(
+        "div",
+        { class: "t-bubble" },
+        leads
+          ? // a service answer: the lead line the resident read first, then the plan's words it rests on
+            [el("p", { class: "t-lead", text: text.slice(0, cut) }), el("p", { class: "t-text", text: text.slice(cut + 1) })]
+          : [entry.masked && entry.masked.length ? maskedText(entry.text, entry.masked) : el("p", { class: "t-text", text: text })]
+      );
       var citations = message.citations || [];
       if (citations.length) {
         var cites = el("ul", { class: "t-cites", "aria-label": "回答依据" });

@@ -482,6 +482,37 @@
     scrollToEnd();
   }
 
+  var LEAD_KINDS = { template_lead: true, llm_lead: true };
+
+  /** A lead-line answer split into its first line and the cited evidence after it; null for any other reply. */
+  function leadAndEvidence(message) {
+    var text = message.text || "";
+    var cut = text.indexOf("\n");
+    if (!LEAD_KINDS[message.produced_by] || cut <= 0) return null;
+    return { lead: text.slice(0, cut), rest: text.slice(cut + 1) };
+  }
+
+  /** 长辈模式: a 朗读 button that speaks the lead line first, then the rest (the browser's own speech). */
+  function readAloudButton(message) {
+    return el("button", {
+      type: "button",
+      class: "ms-read",
+      text: "朗读",
+      "aria-label": "朗读这条回答",
+      onclick: function () {
+        var parts = leadAndEvidence(message);
+        var lines = parts ? [parts.lead, parts.rest] : [message.text];
+        window.speechSynthesis.cancel();
+        lines.forEach(function (line) {
+          var utterance = new window.SpeechSynthesisUtterance(line.replace(/[•›]/g, ""));
+          utterance.lang = "zh-CN";
+          utterance.rate = 0.9; // a little slower for older listeners
+          window.speechSynthesis.speak(utterance);
+        });
+      },
+    });
+  }
+
   /** One bot or operator message. options.live: announce it; options.local: not stored on the server. */
   function addMessage(role, message, ts, options) {
     options = options || {};
@@ -496,7 +527,17 @@
     var bubble = el("div", {
       class: "ms-bubble " + (isOperator ? "ms-bubble-operator" : "ms-bubble-bot") + " ms-kind-" + (message.kind || "answer"),
     });
-    bubble.appendChild(el("p", { class: "ms-text", text: message.text || "" }));
+    var parts = leadAndEvidence(message);
+    if (parts) {
+      // A service answer: the plain-words lead line first and large, the plan's own words below it as evidence.
+      bubble.appendChild(el("p", { class: "ms-lead", text: parts.lead }));
+      bubble.appendChild(el("p", { class: "ms-text ms-evidence", text: parts.rest }));
+    } else {
+      bubble.appendChild(el("p", { class: "ms-text", text: message.text || "" }));
+    }
+    if (state.elder && "speechSynthesis" in window && message.text && !isOperator) {
+      bubble.appendChild(readAloudButton(message));
+    }
 
     var citations = message.citations || [];
     if (citations.length) {
@@ -551,7 +592,8 @@
 
     var item = el("li", { class: "ms-msg " + (isOperator ? "ms-msg-operator" : "ms-msg-bot") }, [avatar(isOperator ? "operator" : "bot"), body]);
     list.appendChild(item);
-    if (options.live) announce(name + "：" + (message.text || ""));
+    // Screen readers hear the lead line first; the quotes follow when the resident reads on.
+    if (options.live) announce(name + "：" + (parts ? parts.lead : message.text || ""));
     scrollToEnd();
     return item;
   }
