@@ -6,6 +6,7 @@ so a developer's running stack is untouched.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import uuid
@@ -38,6 +39,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _free_run(count: int) -> int:
+    """A first port whose ``count`` consecutive ports are all free: the stack's Rasa servers listen on
+    rasa_url's port and the ones after it (one taken by another process made a Rasa server exit)."""
+    while True:
+        base = _free_port()
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(base, base + count):
+                    s = held.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+
+
 @pytest.fixture(scope="session")
 def stack_settings(settings, ingested, tmp_path_factory) -> Settings:
     data_dir = tmp_path_factory.mktemp("stack-data")
@@ -49,7 +65,7 @@ def stack_settings(settings, ingested, tmp_path_factory) -> Settings:
             **settings.model_dump(),  # the tests' settings: demo mode, generous rate limits
             "data_dir": data_dir,
             "api_port": _free_port(),
-            "rasa_url": f"http://127.0.0.1:{_free_port()}",
+            "rasa_url": f"http://127.0.0.1:{_free_run(settings.rasa_servers)}",
             "action_port": _free_port(),
             "redis_url": "redis://127.0.0.1:6379/3",
             "redis_prefix": f"minsheng-e2e-{uuid.uuid4().hex[:8]}",

@@ -183,3 +183,14 @@ def test_indicator_rows_are_quoted_only_for_indicator_questions(answer):
     assert reply.kind == "answer" and "预期性指标" not in reply.text and "约束性指标" not in reply.text
     row = answer("广西每千人口执业（助理）医师数2025年目标是多少")
     assert row.kind == "answer" and row.produced_by == "indicator_row" and "执业(助理)医师" in row.text
+
+
+def test_a_cost_follow_up_keeps_the_topic_and_asks_in_the_plans_words(answer):
+    from knowledge.lexical import expand_query
+
+    first = answer("柳州的，我妈想去社区里那种小型养老点，白天有人照看")
+    assert first.kind == "answer"
+    follow = answer("那要钱吗", context=Context(last_query=first.query, region=first.region))
+    assert follow.kind == "answer" and follow.query.startswith(first.query)
+    # "要钱" is searched in the plans' words (收费 / 价格 / 费用), so passages about what it costs can rise
+    assert {"收费", "价格", "费用"} <= set(expand_query(follow.query).split())
