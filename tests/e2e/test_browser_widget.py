@@ -205,7 +205,7 @@ def test_a_service_answer_leads_with_plain_words_and_elder_mode_reads_the_lead_f
     spoken = page.evaluate("() => window.__spoken")
     assert spoken[0] == lead_line and len(spoken) == 2, spoken
     assert no_horizontal_scroll(page)
-    page.locator(".ms-log").evaluate("log => { log.scrollTop = log.scrollHeight; }")
+    page.locator(".ms-msg-bot").last.evaluate("m => m.scrollIntoView({block: 'start'})")  # the lead in view
     screenshot(page, "widget-lead.png")
 
 
