@@ -9,12 +9,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import api_client as api
-from actions.messages import HANDOFF_BUTTON, PROFILE_SLOTS, entitlement_summary, message, profile_from_slots
-from actions.settings import settings
-
-UNAVAILABLE = message(
-    "refuse", "抱歉，知识库暂时无法访问。您可以稍后再问，或转人工客服。", buttons=[HANDOFF_BUTTON]
+from actions.messages import (
+    HANDOFF_BUTTON,
+    PROFILE_SLOTS,
+    api_failure,
+    entitlement_summary,
+    message,
+    profile_from_slots,
 )
+from actions.settings import settings
 
 
 def known_region(tracker: Tracker) -> str | None:
@@ -89,8 +92,8 @@ class ActionAnswer(Action):
     ) -> list[EventType]:
         try:
             reply = await answer_latest(tracker)
-        except api.ApiError:
-            dispatcher.utter_message(json_message=UNAVAILABLE)
+        except api.ApiError as exc:
+            dispatcher.utter_message(json_message=api_failure(exc.status))
             return []
         utter_reply(dispatcher, reply)
         return answer_events(reply)
@@ -165,8 +168,8 @@ class ActionCheckEligibility(Action):
         profile = await known_profile(tracker)
         try:
             result = await api.check(profile, tracker.get_slot("services"), known_region(tracker))
-        except api.ApiError:
-            dispatcher.utter_message(json_message=UNAVAILABLE)
+        except api.ApiError as exc:
+            dispatcher.utter_message(json_message=api_failure(exc.status))
             return []
         dispatcher.utter_message(json_message=entitlement_summary(result))
         return []

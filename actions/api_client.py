@@ -8,7 +8,9 @@ from actions.settings import settings
 
 
 class ApiError(Exception):
-    pass
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the API's HTTP status; None when it did not answer at all
 
 
 async def _post(path: str, payload: dict[str, Any], internal: bool = False) -> dict[str, Any]:
@@ -21,7 +23,7 @@ async def _post(path: str, payload: dict[str, Any], internal: bool = False) -> d
         ):
             body = await response.json()
             if response.status >= 400:
-                raise ApiError(f"{path}: {response.status} {body}")
+                raise ApiError(f"{path}: {response.status} {body}", response.status)
             return body
     except aiohttp.ClientError as exc:
         raise ApiError(f"{path}: {exc}") from exc

@@ -88,3 +88,17 @@ def entitlement_summary(result: dict[str, Any], limit: int = 6) -> dict[str, Any
     lines.append("以上依据规划原文，具体标准和办理方式请以当地部门为准。")
     citations = [r["citations"][0] for r in eligible[:limit] if r.get("citations")]
     return message("answer", "\n".join(lines), citations, [HANDOFF_BUTTON])
+
+
+def api_failure(status: int | None) -> dict[str, Any]:
+    """What the resident is told when the API did not answer. Only an outage (no answer, 5xx, 429) is reported as
+    one; a 4xx means the API refused this message (too long, malformed), which waiting will not fix."""
+    if status is not None and 400 <= status < 500 and status != 429:
+        return message(
+            "refuse",
+            "抱歉，这句话我没能处理（可能太长或包含无法识别的内容）。请换个简短的说法再问一次，或转人工客服。",
+            buttons=[HANDOFF_BUTTON],
+        )
+    return message(
+        "refuse", "抱歉，知识库暂时无法访问。您可以稍后再问，或转人工客服。", buttons=[HANDOFF_BUTTON]
+    )
