@@ -38,7 +38,14 @@ from knowledge.listings import (
     category_listing,
     named_categories,
 )
-from knowledge.passages import best_span, cited_sentences, query_terms, rerank, sentence_similarity
+from knowledge.passages import (
+    best_span,
+    cited_sentences,
+    lead_support,
+    query_terms,
+    rerank,
+    sentence_similarity,
+)
 from knowledge.regions import detect_regions
 from knowledge.retrieval import MAX_QUERY_CHARS, ROUTE_MIN_SIMILARITY, Hit, Retriever
 from knowledge.service_route import RouteIndex
@@ -66,6 +73,10 @@ PASSAGES_PER_REGION = 2
 # Hits the composer chooses passages from: the sentence re-ranking (knowledge/passages.py) finds the passage
 # that answers among the top 20 more often than among the top 10, on both development sets.
 ANSWER_POOL = 20
+# Share of a lead line's character bigrams its quote must contain (the lead is written from the catalogue's
+# fields; the quote is the plan's sentence): 0.92 for the sentence that states a service, 0.38 for a general
+# paragraph that merely mentions it.
+LEAD_SUPPORT = 0.5
 FIRST_PASSAGE_CHARS = 240  # the best passage may show up to about three sentences
 OTHER_PASSAGE_CHARS = 140
 
@@ -625,8 +636,10 @@ def _service_first(
     entry = catalogue.entries.get(service_id) if service_id else None
     if entry is None or not picks:
         return None
-    # One quote after the lead line: the sentences of a shown passage that hold the service's own citation,
-    # provided they state every figure of the lead line; without such a passage, the extractive form.
+    # One quote after the lead line: the sentences of a shown passage that hold the service's own citation and
+    # state what the lead says (its figures, and most of its words: a service may also be cited in a general
+    # paragraph that does not state what the lead promises); the first such passage in answer order. Without
+    # one, the extractive form.
     for hit, a, b in picks:
         cited = [c for c in entry.citations if c.source == hit.source and a <= c.start < b]
         if not cited:
@@ -634,7 +647,9 @@ def _service_first(
         x, y = cited_sentences(
             source_texts[hit.source], a, b, min(c.start for c in cited), max(c.end for c in cited)
         )
-        if (lead := verified_lead(entry.service, [source_texts[hit.source][x:y]])) is not None:
+        quote = source_texts[hit.source][x:y]
+        lead = verified_lead(entry.service, [quote])
+        if lead is not None and lead_support(lead, quote) >= LEAD_SUPPORT:
             picks = [(hit, x, y)]
             break
     else:

@@ -141,3 +141,14 @@ def cited_sentences(text: str, start: int, end: int, cite_start: int, cite_end: 
     sentence that states a service, not the paragraph around it (offsets into ``text``)."""
     spans = [(a, b) for a, b in sentence_spans(text, start, end) if a < cite_end and cite_start < b]
     return (spans[0][0], spans[-1][1]) if spans else (start, end)
+
+
+def lead_support(lead: str, quote: str) -> float:
+    """Share of the lead line's character bigrams that the quote contains: how much of what the lead says the
+    quote states (punctuation and spaces ignored)."""
+    grams = set(char_bigrams(_content(lead)))
+    return len(grams & set(char_bigrams(_content(quote)))) / len(grams) if grams else 0.0
+
+
+def _content(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum())

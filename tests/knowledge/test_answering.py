@@ -194,3 +194,12 @@ def test_a_cost_follow_up_keeps_the_topic_and_asks_in_the_plans_words(answer):
     assert follow.kind == "answer" and follow.query.startswith(first.query)
     # "要钱" is searched in the plans' words (收费 / 价格 / 费用), so passages about what it costs can rise
     assert {"收费", "价格", "费用"} <= set(expand_query(follow.query).split())
+
+
+def test_the_quote_under_a_lead_line_states_what_the_lead_says(answer):
+    # The pregnancy service is also cited in a general paragraph about 孕前 checks; the quote shown must be the
+    # sentence that states the lead's promise (母子健康手册), from 专栏4.
+    reply = answer("我老婆刚怀孕，能免费做哪些检查？", region="guangxi")
+    assert reply.kind == "answer" and reply.produced_by == "template_lead"
+    assert "母子健康手册" in reply.text.split("\n")[0]
+    assert any("专栏4" in c.section and "母子健康手册" in c.quote for c in reply.citations), reply.citations

@@ -6,6 +6,7 @@ import numpy as np
 
 from knowledge.passages import (
     cited_sentences,
+    lead_support,
     query_terms,
     rerank,
     scoring_spans,
@@ -92,3 +93,10 @@ def test_ingest_puts_every_passage_sentence_in_the_embedding_cache(settings, ing
     chunk = next(c for c in retriever.snapshot().chunks if len(scoring_spans(c.quote, c.kind)) > 2)
     _, computed = retriever.embedder.embed_passages(scoring_texts(chunk.quote, chunk.kind))
     assert computed == 0  # all came from the cache ingest filled
+
+
+def test_lead_support_is_the_share_of_the_lead_the_quote_states():
+    lead = "辖区内常住的孕产妇可享受：免费建立母子健康手册。"
+    assert lead_support(lead, "为辖区内常住的孕产妇免费建立母子健康手册，规范提供孕期保健。") > 0.8
+    assert lead_support(lead, "免费提供孕前优生健康检查和婚前医学检查。") < 0.3
+    assert lead_support("", "任何文字") == 0.0
