@@ -57,7 +57,8 @@ def option_lines(buttons: list[ChatButton]) -> list[str]:
 
 
 def message_text(message: ChatMessage, cite_link: CiteLink) -> str:
-    lines = [message.text.strip()]
+    text = message.text.strip()
+    cites: list[str] = []
     seen: set[tuple[str, int, int]] = set()
     for citation in message.citations:
         key = (citation.source, citation.start, citation.end)
@@ -66,8 +67,14 @@ def message_text(message: ChatMessage, cite_link: CiteLink) -> str:
         seen.add(key)
         if len(seen) > MAX_CITATIONS:
             break
-        lines.append(citation_line(citation, cite_link(citation)))
-    return "\n".join(line for line in lines if line)
+        cites.append(citation_line(citation, cite_link(citation)))
+    whole = "\n".join(line for line in (text, *cites) if line)
+    if not cites or _bytes(whole) <= TEXT_LIMIT_BYTES:
+        return whole
+    # A reply WeChat must split: where it comes from goes right after its first line, so the passive reply
+    # (the part a resident surely gets; 客服消息 may be refused) carries the 依据 lines.
+    head, _, rest = text.partition("\n")
+    return "\n".join(line for line in (head, *cites, rest) if line)
 
 
 def options(messages: list[ChatMessage]) -> list[ChatButton]:

@@ -209,3 +209,23 @@ def test_citations_and_buttons_as_plain_text():
         formatting.chosen_option("3", buttons) is None and formatting.chosen_option("12岁", buttons) is None
     )
     assert formatting.chosen_option("1", []) is None
+
+
+def test_a_reply_too_long_for_one_message_keeps_its_citations_in_the_first():
+    citation = ChatCitation(
+        source="000_x.txt", title="《广西规划》", section="第三章 › 第二节", quote="q", start=1, end=5
+    )
+    body = "\n".join(["• " + "规划原文" * 60] * 4)  # about 2,900 bytes: two WeChat messages
+    message = ChatMessage(
+        kind="answer", text="这个问题两地规划各有写法，分别摘录如下。\n" + body, citations=[citation]
+    )
+    parts, _ = formatting.render([message], lambda c: None)
+    assert len(parts) == 2 and all(len(p.encode()) <= formatting.TEXT_LIMIT_BYTES for p in parts)
+    assert (
+        parts[0].startswith("这个问题两地规划各有写法") and "【依据】《广西规划》" in parts[0].split("\n")[1]
+    )
+    assert "【依据】" not in parts[1] and "".join(parts).count("规划原文") == 240  # nothing lost
+    short = ChatMessage(kind="answer", text="免费。\n• 原文", citations=[citation])
+    assert (
+        formatting.render([short], lambda c: None)[0][0].split("\n")[-1].startswith("【依据】")
+    )  # order kept

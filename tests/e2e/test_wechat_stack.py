@@ -11,7 +11,7 @@ from wechatpy.utils import WeChatSigner
 
 from api.wechat.accounts import DEMO_ACCOUNT, DEMO_TOKEN, session_id
 
-QUESTION = "南宁的，准备要孩子了，孕前检查免费吗"  # one region: the answer fits one passive reply
+QUESTION = "准备要孩子了，孕前检查免费吗"  # the issue's own: a two-region answer, split; its 依据 lines stay in the passive reply
 
 
 def _signed(timestamp: str, nonce: str) -> dict[str, str]:
