@@ -79,6 +79,7 @@ def utter_reply(dispatcher: CollectingDispatcher, reply: dict[str, Any]) -> None
             reply.get("buttons") or [],
             produced_by=reply.get("produced_by"),
             services=reply.get("services"),
+            index_version=reply.get("index_version"),
         )
     )
 

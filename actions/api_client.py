@@ -5,6 +5,7 @@ from typing import Any
 import aiohttp
 
 from actions.settings import settings
+from api.json_logs import request_id_var
 
 
 class ApiError(Exception):
@@ -15,6 +16,8 @@ class ApiError(Exception):
 
 async def _post(path: str, payload: dict[str, Any], internal: bool = False) -> dict[str, Any]:
     headers = {"X-Minsheng-Internal-Token": settings.internal_token} if internal else {}
+    if request_id := request_id_var.get():  # the turn's id (actions/server.py): one id across the API's logs
+        headers["X-Request-ID"] = request_id
     timeout = aiohttp.ClientTimeout(total=settings.api_timeout_seconds)
     try:
         async with (

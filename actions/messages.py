@@ -18,14 +18,18 @@ def message(
     buttons: list[dict[str, str]] | None = None,
     produced_by: str | None = None,
     services: list[str] | None = None,
+    index_version: str | None = None,
 ) -> dict[str, Any]:
     """``produced_by``/``services`` say how the answer service made the reply (template lead line,
-    extractive, listing, indicator row, declined …) so the operator transcript can show why."""
+    extractive, listing, indicator row, declined …) so the operator transcript can show why;
+    ``index_version`` which index version it was composed from (the gateway passes it on to the client)."""
     cites = [{k: c.get(k) for k in CITATION_FIELDS} for c in citations or []]
     out: dict[str, Any] = {"kind": kind, "text": text, "citations": cites, "buttons": buttons or []}
     if produced_by:
         out["produced_by"] = produced_by
         out["services"] = services or []
+    if index_version:
+        out["index_version"] = index_version
     return out
 
 

@@ -11,6 +11,8 @@ class ActionSettings(BaseSettings):
     internal_token: str = "minsheng-internal-dev-token"
     api_timeout_seconds: float = 20.0
     max_form_questions: int = 6
+    log_level: str = "INFO"  # actions/server.py: JSON lines with the turn's request id (api/json_logs.py)
+    log_format: str = "json"
 
     class Config:
         env_prefix = "MINSHENG_"

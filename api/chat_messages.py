@@ -38,6 +38,9 @@ class ChatMessage(BaseModel):
     # indicator_text / clarify_region / declined) and which catalogue services it rests on: for operators.
     produced_by: str | None = None
     services: list[str] = Field(default_factory=list)
+    # The index version the answer service composed it from (api/routes/answer.py); None for replies that did
+    # not consult the plans. After a publish, clients and the fault scripts see which version answered.
+    index_version: str | None = None
 
 
 def declined_message(text: str) -> tuple[ChatMessage, str] | None:

@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
+import redis
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
@@ -29,6 +31,7 @@ from fastapi.utils import create_model_field
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from api.json_logs import request_id_var
 from knowledge.errors import (
     CatalogueRejected,
     CorruptDocument,
@@ -205,10 +208,40 @@ def install(app: FastAPI) -> None:
             detail, code = DESCRIPTIONS[400], "malformed_body"
         return error_response(exc.status_code, detail, code, headers=getattr(exc, "headers", None))
 
+    # A shared service out of reach (issue 16: Redis or the Chroma server restarting, a network blip) is a 503
+    # the widget retries after Retry-After, not a 500: nothing is wrong with the request, and the resident's
+    # message is kept (api/chat_gateway.py) or was never taken.
+    @app.exception_handler(redis.ConnectionError)
+    @app.exception_handler(redis.TimeoutError)
+    async def _session_store_away(_: Request, exc: Exception) -> JSONResponse:
+        logger.warning("Redis unreachable: %s", exc)
+        return error_response(
+            503,
+            "会话服务暂时不可用，请稍后重试。(session store unavailable)",
+            "store_unavailable",
+            headers={"Retry-After": "2"},
+        )
+
+    @app.exception_handler(httpx.TransportError)
+    async def _dependency_away(_: Request, exc: Exception) -> JSONResponse:
+        logger.warning("a dependency did not answer (%s): %s", type(exc).__name__, exc)
+        return error_response(
+            503,
+            "知识库暂时无法访问，请稍后重试。(knowledge base unavailable)",
+            "dependency_unavailable",
+            headers={"Retry-After": "2"},
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Starlette logs the traceback and re-raises after this answer; the body stays in the one model.
-        return error_response(500, "服务器内部错误，请稍后再试 (internal server error)")
+        # Starlette logs the traceback and re-raises after this answer; the body stays in the one model. It runs
+        # outside the request-id middleware, which leaves the id bound for it (api/request_id.py).
+        request_id = request_id_var.get()
+        return error_response(
+            500,
+            "服务器内部错误，请稍后再试 (internal server error)",
+            headers={"X-Request-ID": request_id} if request_id else None,
+        )
 
 
 # --- the OpenAPI schema: every status each operation returns --------------------------------------------

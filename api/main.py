@@ -18,9 +18,11 @@ from api.body_limit import BodyLimitMiddleware
 from api.conversations import ConversationStore
 from api.deployment import check_deployment
 from api.jobs import JobRunner
+from api.json_logs import configure_logging
 from api.metrics import Metrics, MetricsMiddleware
 from api.rasa_client import RasaClient
 from api.rate_limits import RateLimiter, rate_limited
+from api.request_id import RequestIdMiddleware
 from api.routes import (
     admin_audit,
     admin_catalogue,
@@ -59,6 +61,8 @@ WEB_DIR = REPO_ROOT / "web"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # JSON lines with the request id, personal data masked (api/json_logs.py); uvicorn's loggers included.
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -69,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.catalogue_store = CatalogueStore(settings, docs)
         app.state.catalogue_store.catalogue()  # load and validate now, not on the first request
         app.state.conversations = ConversationStore(settings)
-        app.state.rasa = RasaClient(settings)
+        app.state.rasa = RasaClient(settings, round_trip=metrics.rasa_rtt)  # Rasa RTT histogram (issue 16)
         app.state.auth = AuthStore(settings)
         app.state.rate_limiter = RateLimiter(settings)
         # WeChat 公众号 callbacks (api/wechat/): the same conversation engine as the widget
@@ -126,12 +130,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=False,
         allow_methods=["GET", "POST"],
         allow_headers=["content-type"],
-        expose_headers=["retry-after"],
+        expose_headers=["retry-after", "x-request-id"],
     )
     # The client address (rate limits, staff-login limit, audit) from X-Forwarded-For only when the peer is
     # one of MINSHENG_TRUSTED_PROXIES; our servers run uvicorn with --no-proxy-headers: this is the only place.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(SecurityHeadersMiddleware, web_dir=WEB_DIR, embed_origins=settings.cors_origins)
+    # Added last, so it runs outermost: every answer (a 413, a 429, a CORS refusal) carries the request id and
+    # gets its access line (api/request_id.py).
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(metrics_routes.router)  # issue 16
     app.include_router(search.router, dependencies=[Depends(rate_limited("search"))])

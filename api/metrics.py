@@ -9,6 +9,12 @@ Measured here, without touching the routes:
   minsheng_http_request_duration_seconds{method,route,status}  histogram; route = the route's template
   minsheng_chat_turns_total{kind}       bot messages answered on POST /v1/chat, by message kind
   minsheng_declines_total{reason}       answers declined on POST /v1/answer (the bot asks it every turn)
+Observed by api/rasa_client.py:
+  minsheng_rasa_request_duration_seconds{server,endpoint,outcome}  histogram; round trip to a Rasa server
+      (endpoint webhook = a chat turn, tracker / tracker_events = the tracker rotation; outcome ok, error,
+      unreachable) — a chat turn's latency minus this is the API's own share
+Of this process (prometheus_client's process collector):
+  process_resident_memory_bytes, process_cpu_seconds_total, …   RSS and CPU of the replica
 Read from shared state at scrape time (Redis, the retriever):
   minsheng_index_version_info{version}  the index version this replica serves
   minsheng_handoff_queue_length          open hand-offs no operator has taken yet
@@ -25,7 +31,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,6 +72,16 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        # Observed by api/rasa_client.py around each request to a Rasa server. Rasa works on one turn at a
+        # time per process, so this rising while the API's own routes stay fast says: add Rasa replicas.
+        self.rasa_rtt = Histogram(
+            "minsheng_rasa_request_duration_seconds",
+            "Round trip from this API replica to a Rasa server",
+            ["server", "endpoint", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        ProcessCollector(registry=self.registry)  # RSS and CPU of this replica, for the dashboard
 
     def watch_state(self, state: Any) -> None:
         """Gauges read from the app's shared state at scrape time (call once the lifespan has built it). A

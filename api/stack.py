@@ -177,16 +177,9 @@ class Stack:
     def start_one(self, name: str) -> None:
         s = self.settings
         if name == "actions":
-            # rasa_sdk directly: `rasa run actions` would import all of Rasa and TensorFlow (~680 MB vs ~50 MB)
-            cmd = [
-                str(RASA_VENV / "bin" / "python"),
-                "-m",
-                "rasa_sdk",
-                "--actions",
-                "actions",
-                "-p",
-                str(s.action_port),
-            ]
+            # rasa_sdk directly: `rasa run actions` would import all of Rasa and TensorFlow (~680 MB vs ~50 MB);
+            # through actions/server.py for JSON logs with the turn's request id (issue 16)
+            cmd = [str(RASA_VENV / "bin" / "python"), "-m", "actions.server", "-p", str(s.action_port)]
             self._spawn(name, cmd, REPO_ROOT, {**RASA_ENV, "SANIC_HOST": "127.0.0.1"})
         elif name.startswith("rasa-"):
             url = s.rasa_urls[int(name.removeprefix("rasa-")) - 1]

@@ -162,6 +162,10 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(30.0, ge=0.5, le=600)
     # A job whose replica died this many times (it may be what kills them) is reported failed instead.
     job_max_attempts: int = Field(3, ge=1, le=10)
+    # Logs of the API processes and the action server (api/json_logs.py): one JSON object per line with the
+    # request id, personal data masked; "text" for a developer's terminal (same masking).
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- optional LLM phrasing of the lead line (knowledge/llm_phrasing.py, docs/langchain.md) -------------
     # Any OpenAI-compatible endpoint (vLLM, Ollama, a cloud API). Off unless both the URL and the model are set;

@@ -69,6 +69,7 @@ class FakeRasa(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         self.messages: list[str] = []
+        self.requests: list[tuple[dict[str, str], dict]] = []  # (headers, body) of every message
         super().__init__(("127.0.0.1", 0), _FakeRasaHandler)
 
 
@@ -78,6 +79,7 @@ class _FakeRasaHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.messages.append(body["message"])
+        self.server.requests.append((dict(self.headers), body))
         self._reply([{"recipient_id": body["sender"], "text": self.server.reply_text}])
 
     def do_GET(self) -> None:  # noqa: N802 - tracker state: no slots, no form

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
 from fastapi import APIRouter
@@ -23,7 +24,7 @@ from api.deps import (
 from api.iso_dates import IsoDate
 from knowledge.answering import Context, Reply, compose_answer
 from knowledge.privacy import mask
-from knowledge.retrieval import MAX_QUERY_CHARS
+from knowledge.retrieval import MAX_QUERY_CHARS, Retriever
 from knowledge.sources import Region
 
 router = APIRouter(prefix="/v1", tags=["answer"])
@@ -40,7 +41,30 @@ class AnswerRequest(BaseModel):
     )
 
 
-@router.post("/answer", response_model=Reply, responses=errors.responses(503))
+class AnswerReply(Reply):
+    index_version: str | None = Field(
+        None,
+        description="作答所依据的索引版本（整条回答只来自这一个版本）(the index version this answer was composed from)",
+    )
+
+
+def pinned(retriever: Retriever) -> tuple[Retriever, str]:
+    """A view of the retriever that answers every call of one composition from the version current now, and
+    that version. The composer reads the index several times (search, dating, chunks); were a publish to switch
+    the pointer between two reads, one answer could quote two versions — pinned, it cannot, and the version
+    the reply reports (and the memo key holds) is the one it was made from. A version pruned under us (three
+    publishes during one answer) is the one case left to the retriever's own reload."""
+    snap = retriever.snapshot()
+    view = copy.copy(retriever)  # shares the model, the store and the lock; only snapshot() differs
+
+    def snapshot(force_check: bool = False):
+        return retriever.snapshot(force_check=True) if force_check else snap
+
+    view.snapshot = snapshot  # type: ignore[method-assign]
+    return view, snap.version
+
+
+@router.post("/answer", response_model=AnswerReply, responses=errors.responses(503))
 def answer(
     body: AnswerRequest,
     retriever: RetrieverDep,
@@ -52,11 +76,12 @@ def answer(
     library: LibraryDep,
     internal: InternalCaller,
     phraser: PhraserDep,
-) -> Reply:
+) -> AnswerReply:
     catalogue = catalogue_store.snapshot()
     question = mask(body.question)  # a direct caller's personal data is neither cached nor kept in clear
+    retriever, version = pinned(retriever)
     key = (
-        retriever.snapshot().version,
+        version,
         catalogue.revision,
         question,
         body.region,
@@ -85,4 +110,4 @@ def answer(
         conversations.record_unanswered(
             Unanswered(question=question, reason=reply.reason, region=body.region or reply.region)
         )
-    return reply
+    return AnswerReply(**reply.model_dump(), index_version=version)

@@ -23,6 +23,9 @@ RUN groupadd --system --gid 10001 minsheng \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY actions ./actions
+# JSON logs with the request id, personal data masked (actions/server.py): two stdlib-only modules of the API.
+COPY api/__init__.py api/json_logs.py ./api/
+COPY knowledge/__init__.py knowledge/privacy.py ./knowledge/
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/entrypoint.sh
 COPY --chmod=0644 deploy/docker/healthcheck.py /usr/local/bin/healthcheck.py
 
@@ -40,5 +43,6 @@ EXPOSE 5055
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "/usr/local/bin/healthcheck.py", "http://127.0.0.1:5055/health", "--expect", "status=ok"]
 ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]
-# Same as `rasa run actions --actions actions -p 5055` from the repo root (cwd /app holds actions/).
-CMD ["python", "-m", "rasa_sdk", "--actions", "actions", "-p", "5055"]
+# rasa-sdk's app serving actions/ (`python -m rasa_sdk --actions actions -p 5055`) with JSON logs and the
+# turn's request id: actions/server.py.
+CMD ["python", "-m", "actions.server", "-p", "5055"]
