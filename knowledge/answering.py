@@ -628,8 +628,12 @@ def _service_first(
     states it — when the route is sure of the service (or the question names it), the passage the answer
     would quote first holds the service's own citation, and every figure of the lead is in that passage."""
     region, picks = section
-    match = next((m for m in result.services if m.region == region), None)
-    service_id = match.service_id if match and match.similarity >= ROUTE_MIN_SIMILARITY else None
+    # The service retrieval trusted (knowledge/retrieval.py): the first of the region's route matches that is
+    # close enough — the route's order is its fused rank, and a looser match may rank above a closer one.
+    match = next(
+        (m for m in result.services if m.region == region and m.similarity >= ROUTE_MIN_SIMILARITY), None
+    )
+    service_id = match.service_id if match else None
     if service_id is None:
         named = matching_services(catalogue, question, region, [])
         service_id = named[0].id if len(named) == 1 else None
