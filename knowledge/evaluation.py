@@ -266,9 +266,13 @@ def answer_length_report(turns: list[ChatTurn]) -> dict[str, LengthStats]:
 
 
 def figure_report(turns: dict[str, ChatTurn]) -> dict[str, list[str]]:
-    """For each reply that states figures none of its citations' quotes contain: those figures."""
+    """For each reply that states figures none of its citations' quotes contain: those figures. A count of
+    the reply's own cited items ("共 5 项" above five quoted items, a listing read off the plan's structure) is
+    grounded by the citations themselves, not by a quote, and is not reported."""
     report = {}
     for key, turn in turns.items():
-        if missing := unquoted_figures(turn.text, [c["quote"] for c in turn.citations]):
+        counted = f"{len(turn.citations)}项"
+        missing = unquoted_figures(turn.text, [c["quote"] for c in turn.citations])
+        if missing := [f for f in missing if f != counted]:
             report[key] = missing
     return report

@@ -140,3 +140,10 @@ def test_figure_report_lists_replies_stating_figures_their_quotes_lack():
         "d002": reply(["answer"], "（宁夏规划 第三章 第二节 专栏3）共 2 所", (NX_QUOTE,)),
     }
     assert figure_report(turns) == {"c08.3": ["10万元", "5000元"], "d002": ["2所"]}
+
+
+def test_a_count_of_the_replys_own_cited_items_is_not_an_unquoted_figure():
+    listing = reply(["answer"], "专栏4 共 2 项：1. 甲工程；2. 乙工程。", ("甲工程。", "乙工程。"))
+    assert figure_report({"d039": listing}) == {}
+    miscounted = reply(["answer"], "专栏4 共 3 项：1. 甲工程；2. 乙工程。", ("甲工程。", "乙工程。"))
+    assert figure_report({"d039": miscounted}) == {"d039": ["3项"]}
