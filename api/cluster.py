@@ -4,7 +4,9 @@
       → API replicas :api_port+1 … :api_port+N   (uvicorn api.main:app, one model each)
   Chroma server :chroma_port  (`chroma run`, the chromadb package's server; MINSHENG_CHROMA_URL for everyone)
   Rasa servers :5005 … (settings.rasa_servers), the action server :5055 (calls the API through the balancer)
-  Redis: the one at MINSHENG_REDIS_URL (checked, not started — as in the single-process stack)
+  Redis: the one at MINSHENG_REDIS_URL (checked, not started — as in the single-process stack), or with
+      ``redis_port`` a redis-server of the cluster's own with persistence on (AOF, fsync every second), which
+      the fault scenario restarts (scripts/cluster_chat_faults.py) — never the machine's shared Redis
 
 Every replica shares the data dir (document library, drafts, audit log, embedding cache), the index (Chroma
 server) and Redis (sessions, tickets, events, rate limits, jobs), like the pods of deploy/k8s with their
@@ -14,11 +16,15 @@ ReadWriteMany volume. Replicas believe the balancer's X-Forwarded-For (MINSHENG_
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import redis
 
 from api.stack import RASA_VENV, Stack, StackError, settings_env
 from knowledge.settings import REPO_ROOT, Settings
@@ -26,12 +32,13 @@ from knowledge.settings import REPO_ROOT, Settings
 CHROMA_BIN = Path(sys.executable).parent / "chroma"
 
 
-def cluster_settings(settings: Settings, chroma_port: int) -> Settings:
+def cluster_settings(settings: Settings, chroma_port: int, redis_port: int | None = None) -> Settings:
     """The settings every process of the cluster runs with (children get them as MINSHENG_* variables)."""
     trusted = sorted({*settings.trusted_proxies, "127.0.0.1"})
-    return settings.model_copy(
-        update={"chroma_url": f"http://127.0.0.1:{chroma_port}", "trusted_proxies": trusted}
-    )
+    update = {"chroma_url": f"http://127.0.0.1:{chroma_port}", "trusted_proxies": trusted}
+    if redis_port is not None:
+        update["redis_url"] = f"redis://127.0.0.1:{redis_port}/0"
+    return settings.model_copy(update=update)
 
 
 @dataclass
@@ -41,11 +48,12 @@ class ClusterStack(Stack):
     api_replicas: int = 2
     chroma_port: int = 8090
     dialogue: bool = True  # Rasa servers and the action server (fault scripts about jobs can leave them out)
+    redis_port: int | None = None  # a redis-server of our own (AOF on) instead of MINSHENG_REDIS_URL's
 
     def __post_init__(self) -> None:
         if self.api_replicas < 1:
             raise StackError("at least one API replica")
-        self.settings = cluster_settings(self.settings, self.chroma_port)
+        self.settings = cluster_settings(self.settings, self.chroma_port, self.redis_port)
 
     # --- names and ports -----------------------------------------------------------------------
     def api_names(self) -> list[str]:
@@ -67,6 +75,9 @@ class ClusterStack(Stack):
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.model = model
         try:
+            if self.redis_port is not None:
+                self.start_one("redis")
+                self.wait_ready(30, only=["redis"])
             self.start_one("chroma")
             self.wait_ready(60, only=["chroma"])
             self.ingest()
@@ -96,7 +107,20 @@ class ClusterStack(Stack):
 
     def start_one(self, name: str) -> None:
         s = self.settings
-        if name == "chroma":
+        if name == "redis":
+            binary = shutil.which("redis-server")
+            if binary is None or self.redis_port is None:
+                raise StackError("redis-server is not installed (or no redis_port was given)")
+            path = s.data_dir / "redis"
+            path.mkdir(parents=True, exist_ok=True)
+            # Persistence as deploy/k8s/redis.yaml has it: append-only file, fsync every second (a SIGTERM
+            # restart loses nothing; a crash at most a second), no RDB snapshots.
+            cmd = [
+                binary, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", str(path),
+                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
+            ]  # fmt: skip
+            self._spawn(name, cmd, path, {})
+        elif name == "chroma":
             if not CHROMA_BIN.exists():
                 raise StackError(f"{CHROMA_BIN} is missing (the chromadb package provides it)")
             path = s.data_dir / "chroma-server"
@@ -130,6 +154,7 @@ class ClusterStack(Stack):
     def checks(self) -> dict[str, str]:
         s = self.settings
         checks = {
+            **({"redis": s.redis_url} if self.redis_port is not None else {}),
             "chroma": f"http://127.0.0.1:{self.chroma_port}/api/v2/heartbeat",
             **{name: f"{self.api_url(name)}/healthz" for name in self.api_names()},
             "lb": f"{self.url}/lb-health",
@@ -145,6 +170,42 @@ class ClusterStack(Stack):
         self._wait_for(
             {name: checks[name] for name in (only or [n for n in checks if n in self.processes])}, timeout
         )
+
+    def _wait_for(self, checks: dict[str, str], timeout: float) -> None:
+        """As Stack's, with our own Redis checked by a PING instead of an HTTP GET."""
+        pings = {name: url for name, url in checks.items() if url.startswith("redis://")}
+        deadline = time.monotonic() + timeout
+        for name, url in pings.items():
+            client = redis.Redis.from_url(url, socket_timeout=2)
+            while True:
+                proc = self.processes[name]
+                if proc.poll() is not None:
+                    raise StackError(
+                        f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}"
+                    )
+                try:
+                    if client.ping():
+                        break
+                except redis.RedisError:  # refused, or still loading its append-only file
+                    pass
+                if time.monotonic() > deadline:
+                    raise StackError(f"not ready after {timeout:.0f}s: {name}; logs in {self.log_dir}")
+                time.sleep(0.2)
+        rest = {name: url for name, url in checks.items() if name not in pings}
+        if rest:
+            super()._wait_for(rest, max(1.0, deadline - time.monotonic()))
+
+    def stop(self, names: list[str] | None = None) -> None:
+        """Everything (or ``names``); Redis and Chroma last, so no one loses them while shutting down."""
+        if names:
+            super().stop(names)
+            return
+        stores = [name for name in ("chroma", "redis") if name in self.processes]
+        others = [name for name in self.processes if name not in stores]
+        if others:
+            super().stop(others)
+        if stores:
+            super().stop(stores)
 
     def _expand(self, names: list[str]) -> list[str]:
         """ "rasa" stands for every Rasa server, "api" for every API replica."""

@@ -91,6 +91,10 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         other = logging.getLogger(name)
         other.handlers.clear()
         other.propagate = True
+    # httpx logs every request at INFO with its full URL — Rasa's auth token is a query parameter there; our
+    # own lines say what matters (api/rasa_client.py), so only its warnings get through.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _with_request_id(record: logging.LogRecord) -> bool:

@@ -190,7 +190,11 @@ class Stack:
                 "--auth-token", s.rasa_token, "--model", str(self.model), "--endpoints", str(endpoints),
                 "--credentials", str(BOT_DIR / "credentials.yml"),
             ]  # fmt: skip
-            self._spawn(name, cmd, BOT_DIR, RASA_SERVE_ENV)
+            # Rasa's per-conversation lock in Redis lives as long as the gateway waits for a turn, not Rasa's
+            # 60 s: a lock whose release failed (Redis restarting mid-turn) would otherwise hold that
+            # conversation's next turns for a minute, when the gateway has long answered 503 (issue 16 faults).
+            lock = {"TICKET_LOCK_LIFETIME": str(max(1, round(s.rasa_timeout_seconds)))}
+            self._spawn(name, cmd, BOT_DIR, {**RASA_SERVE_ENV, **lock})
         else:
             cmd = [
                 sys.executable,

@@ -1,19 +1,23 @@
-"""Chat throughput of the cluster mode (issue 16): 1 vs 2 API replicas × 1 vs 2 Rasa servers.
+"""Chat throughput of the cluster mode (issue 16): 1 vs 2 API replicas × 1 vs 2 Rasa servers, then the fault
+scenario, ending with ``cluster: sent=… answered=… failed=… lost=… mixed=…`` over every turn of the run.
 
-One cluster of its own (api/cluster.py: Chroma server, 2 API replicas behind the balancer, 2 Rasa servers,
-the action server; ports from 18000, a fresh Redis prefix, a throw-away data dir). The configurations are made
-from it instead of restarting it four times: "1 API" sends the residents straight to api-1 (the action server
-still calls the API through the balancer), "2 API" through the balancer; "1 Rasa" is rasa-2 stopped (the
-gateway sends every turn to rasa-1), "2 Rasa" both. For each and each load (default 20 and 50 residents
-chatting without pause for --seconds), prints turns/s, p50/p95 turn latency, CPU seconds per turn (all
-cluster processes), then RSS per process, and ends with
-``cluster: sent=… answered=… failed=… lost=… mixed=n/a``.
+One cluster of its own (scripts/cluster_chat_faults.py cluster_for: its own Redis with AOF, a Chroma server,
+2 API replicas behind the balancer, 2 Rasa servers, the action server; ports from 18000, a throw-away data dir).
+The configurations are made from it instead of restarting it four times: "1 API" sends the residents straight
+to api-1 (the action server still calls the API through the balancer), "2 API" through the balancer; "1 Rasa" is
+rasa-2 stopped (the gateway sends every turn to rasa-1), "2 Rasa" both. For each and each load (default 20 and 50
+residents chatting without pause for --seconds), prints turns/s, p50/p95 turn latency, CPU seconds per turn (all
+cluster processes), and the RSS of each API replica and Rasa server at the end of the cell.
+
+Then (unless --no-faults) the fault scenario of scripts/cluster_chat_faults.py on the same cluster: 10 residents
+while an API replica and a Rasa server are killed and restarted, a document is published, Chroma and Redis are
+restarted. Every answered turn of the run (benchmark and faults) is checked for mixed index versions.
 
 On a 2-core machine the replicas compete for the same cores, so this shows what scales with cores and what
-does not; docs/scale-out.md has a run and what it means for node sizing. Needs the trained Rasa model
-(`minsheng up` trains it). About 3 + 8 × seconds/60 minutes.
+does not; docs/scale-out.md and docs/benchmarks.md have a run and what it means for node sizing. Needs the
+trained Rasa model (`minsheng up` trains it). About 3 + 8 × (seconds + 5) / 60 minutes, plus ~7 for the faults.
 
-    .venv/bin/python scripts/bench_cluster.py [--seconds 20] [--sessions 20,50]
+    .venv/bin/python scripts/bench_cluster.py [--seconds 20] [--sessions 20,50] [--no-faults]
 """
 
 from __future__ import annotations
@@ -23,28 +27,37 @@ import os
 import shutil
 import statistics
 import sys
-import threading
 import time
-import uuid
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.cluster import ClusterStack  # noqa: E402
 from api.stack import ensure_model  # noqa: E402
-from knowledge.settings import Settings  # noqa: E402
+from scripts.chat_load import ChatLoad, Turn, VersionBook, served_versions  # noqa: E402
+from scripts.cluster_chat_faults import cluster_for, run_faults, step  # noqa: E402
 from scripts.cluster_faults import seeded_data_dir  # noqa: E402
 
-TURNS = ["孕前检查免费吗", "低保怎么申请", "老年人有什么健康服务", "你好", "残疾人有哪些补贴", "谢谢"]
 CLOCK = os.sysconf("SC_CLK_TCK")
 
 
+def tree(pid: int) -> list[int]:
+    """A process and its descendants (a launcher's server process, …)."""
+    out, todo = [], [pid]
+    while todo:
+        one = todo.pop()
+        out.append(one)
+        try:
+            for task in Path(f"/proc/{one}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
 def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of these processes and their children (the Rasa launcher's server, …)."""
+    """utime + stime of these processes and their reaped children."""
     total = 0.0
-    for pid in pids:
+    for pid in (p for root in pids for p in tree(root)):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += sum(int(f) for f in fields[11:15]) / CLOCK  # utime stime cutime cstime
@@ -54,125 +67,113 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    total = 0.0
+    for one in tree(pid):
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
-def run_load(url: str, sessions: int, seconds: float, totals: dict[str, int]) -> tuple[int, list[float]]:
-    """Residents chatting without pause; a 503 is retried after Retry-After (as the widget does)."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-    tag = uuid.uuid4().hex[:6]
-
-    def resident(i: int) -> None:
-        with httpx.Client(base_url=url, timeout=120) as http:
-            n = 0
-            while time.monotonic() < stop:
-                message = TURNS[n % len(TURNS)]
-                n += 1
-                with lock:
-                    totals["sent"] += 1
-                for _ in range(6):
-                    t0 = time.perf_counter()
-                    try:
-                        r = http.post("/v1/chat", json={"session_id": f"bench-{tag}-{i}", "message": message})
-                    except httpx.HTTPError:
-                        with lock:
-                            totals["lost"] += 1
-                        break
-                    if r.status_code == 200:
-                        with lock:
-                            totals["answered"] += 1
-                            latencies.append(time.perf_counter() - t0)
-                        break
-                    if r.status_code == 503:
-                        with lock:
-                            totals["failed"] += 1
-                        time.sleep(float(r.headers.get("retry-after", "1")))
-                        continue
-                    with lock:
-                        totals["lost"] += 1
-                    break
-                else:
-                    with lock:
-                        totals["lost"] += 1
-
-    threads = [threading.Thread(target=resident, args=(i,), daemon=True) for i in range(sessions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(seconds + 180)
-    return len(latencies), latencies
+def run_cell(url: str, sessions: int, seconds: float) -> tuple[ChatLoad, float]:
+    """Residents chatting without pause for ``seconds``; the load and its wall time."""
+    started = time.monotonic()
+    load = ChatLoad(url, sessions, pause=0.0)
+    with load:
+        time.sleep(seconds)
+    return load, time.monotonic() - started
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="cluster chat throughput")
+    parser = argparse.ArgumentParser(description="cluster chat throughput, then the fault scenario")
     parser.add_argument("--port", type=int, default=18000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--sessions", default="20,50")
+    parser.add_argument("--no-faults", action="store_true", help="only the throughput table")
     args = parser.parse_args()
     loads = [int(x) for x in args.sessions.split(",")]
-    p = args.port
     data_dir = seeded_data_dir(False)
-    settings = Settings(
-        data_dir=data_dir,
-        demo=True,
-        api_port=p,
-        rasa_url=f"http://127.0.0.1:{p + 5}",
-        rasa_servers=2,
-        action_port=p + 55,
-        redis_prefix=f"benchcluster{uuid.uuid4().hex[:8]}",
-        **{f"rate_{k}": "1000000/minute" for k in ("chat", "chat_session", "search", "answer")},
-    )
-    stack = ClusterStack(settings, data_dir / "logs", api_replicas=2, chroma_port=p + 90)
+    stack = cluster_for(args.port, data_dir, "benchcluster", job_lease_seconds=6.0)
     totals = {"sent": 0, "answered": 0, "failed": 0, "lost": 0}
+    turns: list[Turn] = []
+    ok = False
     try:
         stack.start(ensure_model(print), timeout=900)
-        pids = [proc.pid for proc in stack.processes.values()]
+        replicas = [stack.api_url(name) for name in stack.api_names()]
+        book = VersionBook()
+        [version] = served_versions(replicas)
+        book.switches.append((time.time(), version))
+        print(f"cluster up; index version {version}")
         print(
-            f"{'API':>3} {'Rasa':>4} {'sessions':>8} {'turns/s':>8} {'p50 s':>6} {'p95 s':>6} {'CPU s/turn':>10}"
+            "| API | Rasa | sessions | turns/s | p50 s | p95 s | CPU s / turn | RSS per API replica MB"
+            " | RSS per Rasa server MB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            flush=True,
         )
+        rss: dict[str, float] = {}
         for rasa in (2, 1):
-            if rasa == 1:  # RSS with everything loaded and warm, before rasa-2 goes
+            if rasa == 1:  # RSS of every process, loaded and warm, before rasa-2 goes
                 rss = {name: rss_mb(proc.pid) for name, proc in stack.processes.items()}
                 stack.stop(["rasa-2"])
             for api in (1, 2):
                 url = stack.url if api == 2 else stack.api_url("api-1")
-                run_load(url, 4, 5, {"sent": 0, "answered": 0, "failed": 0, "lost": 0})  # warm up
+                run_cell(url, 4, 5)  # warm up (not counted)
                 for sessions in loads:
-                    cpu0, t0 = cpu_seconds(pids), time.monotonic()
-                    answered, latencies = run_load(url, sessions, args.seconds, totals)
-                    wall, cpu = time.monotonic() - t0, cpu_seconds(pids) - cpu0
+                    pids = [proc.pid for proc in stack.processes.values() if proc.poll() is None]
+                    cpu0 = cpu_seconds(pids)
+                    load, wall = run_cell(url, sessions, args.seconds)
+                    cpu = cpu_seconds(pids) - cpu0
+                    for key in totals:
+                        totals[key] += load.counts[key]
+                    turns += load.turns
+                    latencies = [t.latency for t in load.turns]
                     q = statistics.quantiles(latencies, n=20) if len(latencies) >= 20 else [float("nan")] * 19
+                    api_rss = "/".join(
+                        f"{rss_mb(stack.processes[n].pid):.0f}" for n in stack.api_names()[:api]
+                    )
+                    rasa_rss = "/".join(
+                        f"{rss_mb(stack.processes[n].pid):.0f}" for n in stack.rasa_names()[:rasa]
+                    )
                     print(
-                        f"{api:>3} {rasa:>4} {sessions:>8} {answered / wall:>8.1f} {statistics.median(latencies):>6.2f}"
-                        f" {q[18]:>6.2f} {cpu / max(1, answered):>10.3f}",
+                        f"| {api} | {rasa} | {sessions} | {len(latencies) / wall:.1f} |"
+                        f" {statistics.median(latencies):.2f} | {q[18]:.2f} | {cpu / max(1, len(latencies)):.3f} |"
+                        f" {api_rss} | {rasa_rss} |",
                         flush=True,
                     )
         print(
-            "RSS per process after the 2-Rasa runs (MB): "
+            "RSS per process, everything loaded and warm (MB): "
             + ", ".join(f"{n} {mb:.0f}" for n, mb in rss.items())
         )
+        bench_mixed, _ = book.count(turns)
         print(
-            f"cluster: sent={totals['sent']} answered={totals['answered']} failed={totals['failed']} "
-            f"lost={totals['lost']} mixed=n/a",
+            f"benchmark: sent={totals['sent']} answered={totals['answered']} failed={totals['failed']}"
+            f" lost={totals['lost']} mixed={bench_mixed}",
             flush=True,
         )
+        mixed = bench_mixed
+        faults_ok = True
+        if not args.no_faults:
+            stack.start_one("rasa-2")
+            stack.wait_ready(600, only=["rasa-2"])
+            step("fault scenario (scripts/cluster_chat_faults.py) on the same cluster")
+            report = run_faults(stack)
+            print(f"faults: {report.line().removeprefix('cluster: ')}", flush=True)
+            for key in totals:
+                totals[key] += getattr(report, key)
+            mixed += report.mixed
+            faults_ok = report.ok
+        print(
+            f"cluster: sent={totals['sent']} answered={totals['answered']} failed={totals['failed']} "
+            f"lost={totals['lost']} mixed={mixed}",
+            flush=True,
+        )
+        ok = totals["lost"] == 0 and mixed == 0 and faults_ok
     finally:
-        stack.stop()
+        stack.stop()  # the cluster's own Redis with it
         shutil.rmtree(data_dir, ignore_errors=True)
-        import redis
-
-        client = redis.Redis.from_url(settings.redis_url)
-        for key in client.scan_iter(f"{settings.redis_prefix}*"):
-            client.delete(key)
-    return 0 if totals["lost"] == 0 else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
