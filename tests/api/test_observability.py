@@ -123,6 +123,29 @@ def test_a_missing_or_unusable_request_id_is_replaced_by_a_fresh_one(client):
     assert missing.status_code == 404 and missing.headers["x-request-id"] == "err-1"
 
 
+def test_an_unexpected_500_carries_the_request_id_too():
+    """The 500 handler runs outside the middleware (Starlette's ServerErrorMiddleware); the id stays bound."""
+    from fastapi import FastAPI
+
+    from api import errors
+    from api.request_id import RequestIdMiddleware
+
+    app = FastAPI()
+    errors.install(app)
+    app.add_middleware(RequestIdMiddleware)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    r = TestClient(app, raise_server_exceptions=False).get("/boom", headers={"X-Request-ID": "rid-500"})
+    assert (
+        r.status_code == 500
+        and r.headers["x-request-id"] == "rid-500"
+        and r.json()["code"] == "internal_error"
+    )
+
+
 def test_json_lines_mask_personal_data_and_carry_the_bound_request_id():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
