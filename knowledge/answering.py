@@ -47,7 +47,7 @@ from knowledge.passages import (
     sentence_similarity,
 )
 from knowledge.regions import detect_regions
-from knowledge.retrieval import MAX_QUERY_CHARS, ROUTE_MIN_SIMILARITY, Hit, Retriever
+from knowledge.retrieval import MAX_QUERY_CHARS, ROUTE_MIN_SIMILARITY, Hit, Retriever, SearchResult
 from knowledge.service_route import RouteIndex
 from knowledge.sources import REGION_NAMES, REGIONS, Region
 
@@ -165,6 +165,43 @@ def resolve_follow_up(question: str, context: Context) -> tuple[str, Region | No
             return f"{q} {_frame(context.last_query)}", None
         return carry_topic(context.last_query, q), None
     return q, None
+
+
+_REFERS_BACK = re.compile(r"他|她|它|这些|那些|这种|这样的|这个|那个|这方面|这块")
+CARRIED_WEIGHT = 0.5  # the follow-up read with the last topic counts half as much as the follow-up alone
+
+
+def refers_back(message: str) -> bool:
+    """A message that leans on what came before: it opens with 那/还有/另外… or points back (他, 这些, 那个)."""
+    return bool(_FOLLOW_UP_LEAD.match(message.strip()) or _REFERS_BACK.search(message))
+
+
+def reads_with_topic(message: str, query: str, last_query: str) -> bool:
+    """The follow-up is searched with the last topic too: it points back, is not a correction (which replaces
+    what was asked) and does not already carry that topic."""
+    return refers_back(message) and not _CORRECTION.match(message.strip()) and last_query not in query
+
+
+def merge_results(own: SearchResult, carried: SearchResult) -> SearchResult:
+    """The follow-up's own hits fused with the hits of it read together with the last topic (pure): a passage
+    both searches find rises above one only the older topic finds."""
+    merged: dict[str, Hit] = {}
+    for h in own.hits:
+        merged[h.chunk_id] = h
+    for h in carried.hits:
+        found = merged.get(h.chunk_id)
+        extra = CARRIED_WEIGHT * h.score
+        if found is None:
+            merged[h.chunk_id] = h.model_copy(update={"score": extra})
+        else:
+            similarity = max(found.similarity or 0.0, h.similarity or 0.0) or None
+            merged[h.chunk_id] = found.model_copy(
+                update={"score": found.score + extra, "similarity": similarity}
+            )
+    hits = sorted(merged.values(), key=lambda h: -h.score)[: max(len(own.hits), len(carried.hits))]
+    known = {(m.service_id, m.region) for m in own.services}
+    services = own.services + [m for m in carried.services if (m.service_id, m.region) not in known]
+    return own.model_copy(update={"hits": hits, "services": services})
 
 
 def carry_topic(last_query: str, message: str) -> str:
@@ -461,6 +498,9 @@ def compose_answer(
     reply = _compose(question, retriever, catalogue, source_texts, region, context, route, as_of)
     if reply.kind != "answer":
         return reply
+    if context and context.last_query and reads_with_topic(question, reply.query, context.last_query):
+        # the next follow-up continues this topic too: "那他看病呢" after "我爸是老兵" is still about the veteran
+        reply = reply.model_copy(update={"query": carry_topic(context.last_query, reply.query)})
     if phraser is not None:
         reply = phraser(question, reply, catalogue)
     docs = retriever.dating()
@@ -521,6 +561,12 @@ def _compose(
         region = None
 
     result = retriever.search(query, top_k=ANSWER_POOL, region=region, route=route, as_of=as_of)
+    if context.last_query and reads_with_topic(question, query, context.last_query):
+        # "那外面那些补课班呢" / "那他看病有没有专门的医院": its own words lead, the topic before it decides the rest
+        carried = retriever.search(
+            carry_topic(context.last_query, query), top_k=ANSWER_POOL, region=region, route=route, as_of=as_of
+        )
+        result = merge_results(result, carried)
     hits = result.hits
     if asks_for_listing(query) and (listing := _listing_reply(query, region, hits, retriever)):
         return listing

@@ -203,3 +203,54 @@ def test_the_quote_under_a_lead_line_states_what_the_lead_says(answer):
     assert reply.kind == "answer" and reply.produced_by == "template_lead"
     assert "母子健康手册" in reply.text.split("\n")[0]
     assert any("专栏4" in c.section and "母子健康手册" in c.quote for c in reply.citations), reply.citations
+
+
+def test_a_follow_up_that_points_back_is_read_with_the_last_topic(answer):
+    from knowledge.answering import refers_back
+
+    assert refers_back("那外面那些补课班呢") and refers_back("他看病有没有专门的医院")
+    assert not refers_back("换个事问，老旧小区改造都改啥")
+    first = answer("娃上初一作业太多，周末还被拉去上补习班，有没有人管", region="ningxia")
+    follow = answer(
+        "那外面那些补课班呢，收费贵得很", context=Context(last_query=first.query, region="ningxia")
+    )
+    assert follow.kind == "answer"
+    assert any("校外培训" in c.quote for c in follow.citations)
+
+
+def test_merged_follow_up_hits_favour_passages_both_searches_find():
+    from datetime import date
+
+    from knowledge.answering import merge_results
+    from knowledge.retrieval import Hit, SearchResult
+
+    def hit(cid: str, score: float) -> Hit:
+        return Hit(
+            chunk_id=cid,
+            text=cid,
+            quote=cid,
+            source="s.txt",
+            doc_id="d",
+            title="t",
+            region="guangxi",
+            section="",
+            section_titles=[],
+            start=0,
+            end=1,
+            kind="paragraph",
+            score=score,
+            similarity=0.9,
+            valid_from=date(2021, 1, 1),
+            valid_to=date(2025, 12, 31),
+        )
+
+    own = SearchResult(
+        hits=[hit("a", 0.05), hit("b", 0.04)], version="v", detected_regions=[], as_of=date(2026, 1, 1)
+    )
+    carried = SearchResult(hits=[hit("b", 0.05), hit("c", 0.06)], version="v", detected_regions=[])
+    merged = merge_results(own, carried)
+    assert [h.chunk_id for h in merged.hits] == [
+        "b",
+        "a",
+    ]  # b: 0.04 + 0.025; c (0.03) only the old topic finds
+    assert merged.version == "v" and merged.as_of == date(2026, 1, 1)
