@@ -92,6 +92,35 @@ def _load_models_without_training_graph() -> None:
     RasaModel.load_weights = load_weights_then_trace
 
 
+def _json_logs_with_request_id() -> None:
+    """Rasa's lines as the rest of the stack writes them (api/json_logs.py: one JSON object per line, personal
+    data masked), each with the request id the API sent as ``X-Request-ID`` (issue 16). Rasa configures its own
+    coloured handler when the CLI starts; the app is created after that, so this replaces it there."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root: api/, knowledge/
+    import logging
+
+    from rasa import server
+
+    from api.json_logs import configure_logging, request_id_var
+
+    create_app = server.create_app
+
+    def create_app_with_json_logs(*args, **kwargs):
+        app = create_app(*args, **kwargs)
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        configure_logging(logging.getLevelName(root.level) if root.level else "INFO")
+
+        @app.middleware("request")
+        async def bind_request_id(request):
+            request_id_var.set(request.headers.get("x-request-id"))
+
+        return app
+
+    server.create_app = create_app_with_json_logs
+
+
 if __name__ == "__main__":
     serving = len(sys.argv) > 1 and sys.argv[1] == "run"  # training keeps Rasa's own path
     if serving:
@@ -101,6 +130,7 @@ if __name__ == "__main__":
     _memoise_event_types()
     if serving:
         _load_models_without_training_graph()
+        _json_logs_with_request_id()
     from rasa.__main__ import main
 
     sys.argv[0] = "rasa"
