@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import date
+
+from knowledge.retrieval import Hit
 
 
 def plan_text(title: str, service: str, extra: str = "") -> str:
@@ -30,3 +33,26 @@ def plan_meta(doc_id: str, title: str, region: str = "guangxi", **overrides) -> 
 
 def meta_json(doc_id: str, title: str, region: str = "guangxi", **overrides) -> str:
     return json.dumps(plan_meta(doc_id, title, region, **overrides), ensure_ascii=False)
+
+
+def make_hit(
+    chunk_id: str, quote: str, score: float, kind: str = "paragraph", similarity: float | None = 0.9
+) -> Hit:
+    """A retrieval hit on a Guangxi plan, for the pure answer and passage logic."""
+    return Hit(
+        chunk_id=chunk_id,
+        text=quote,
+        quote=quote,
+        source="plan.txt",
+        title="《规划》",
+        region="guangxi",
+        section="第三章",
+        section_titles=["第三章"],
+        kind=kind,
+        start=0,
+        end=len(quote),
+        score=score,
+        similarity=similarity,
+        valid_from=date(2021, 1, 1),
+        valid_to=date(2025, 12, 31),
+    )

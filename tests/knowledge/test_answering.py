@@ -222,27 +222,11 @@ def test_merged_follow_up_hits_favour_passages_both_searches_find():
     from datetime import date
 
     from knowledge.answering import merge_results
-    from knowledge.retrieval import Hit, SearchResult
+    from knowledge.retrieval import SearchResult
+    from tests.plans import make_hit
 
-    def hit(cid: str, score: float) -> Hit:
-        return Hit(
-            chunk_id=cid,
-            text=cid,
-            quote=cid,
-            source="s.txt",
-            doc_id="d",
-            title="t",
-            region="guangxi",
-            section="",
-            section_titles=[],
-            start=0,
-            end=1,
-            kind="paragraph",
-            score=score,
-            similarity=0.9,
-            valid_from=date(2021, 1, 1),
-            valid_to=date(2025, 12, 31),
-        )
+    def hit(cid: str, score: float):
+        return make_hit(cid, cid, score)
 
     own = SearchResult(
         hits=[hit("a", 0.05), hit("b", 0.04)], version="v", detected_regions=[], as_of=date(2026, 1, 1)

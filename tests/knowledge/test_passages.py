@@ -1,7 +1,5 @@
 """Choosing what to quote: sentence spans, the sentence-level re-ranking, and the sentences a citation touches."""
 
-from datetime import date
-
 import numpy as np
 
 from knowledge.passages import (
@@ -13,34 +11,12 @@ from knowledge.passages import (
     scoring_texts,
     sentence_similarity,
 )
-from knowledge.retrieval import Hit
+from tests.plans import make_hit
 
 PARAGRAPH = (
     "提升优生服务水平。免费提供基本避孕药具和实施基本避孕手术。免费提供孕前优生健康检查和婚前医学检查，"
     "为孕产妇规范提供孕期健康检查、产后访视和健康指导等服务。建立覆盖城乡居民的出生缺陷防治体系，提高出生人口素质。"
 )
-
-
-def _hit(
-    chunk_id: str, quote: str, score: float, kind: str = "paragraph", similarity: float | None = 0.9
-) -> Hit:
-    return Hit(
-        chunk_id=chunk_id,
-        text=quote,
-        quote=quote,
-        source="plan.txt",
-        title="《规划》",
-        region="guangxi",
-        section="第三章",
-        section_titles=["第三章"],
-        kind=kind,
-        start=0,
-        end=len(quote),
-        score=score,
-        similarity=similarity,
-        valid_from=date(2021, 1, 1),
-        valid_to=date(2025, 12, 31),
-    )
 
 
 def test_long_passages_are_scored_by_sentence_short_ones_and_rows_whole():
@@ -64,8 +40,8 @@ def test_cited_sentences_widen_a_citation_to_whole_sentences_only():
 
 
 def test_the_passage_whose_best_sentence_is_closest_in_meaning_rises():
-    near = _hit("near", PARAGRAPH, score=0.040)
-    far = _hit(
+    near = make_hit("near", PARAGRAPH, score=0.040)
+    far = make_hit(
         "far", "加强基层医疗卫生服务体系建设。完善乡镇卫生院设施条件。推进村卫生室标准化建设。", score=0.050
     )
     terms = query_terms("孕前检查免费吗")
@@ -77,8 +53,8 @@ def test_the_passage_whose_best_sentence_is_closest_in_meaning_rises():
 def test_sentence_similarity_uses_each_hits_best_sentence(retriever):
     embedder = retriever.embedder
     vector = embedder.embed_query("孕前优生健康检查免费吗")
-    near = _hit("near", PARAGRAPH, score=0.04)
-    far = _hit(
+    near = make_hit("near", PARAGRAPH, score=0.04)
+    far = make_hit(
         "far",
         "推进公共体育场馆免费或低收费开放。加强全民健身场地设施建设。完善城市社区健身设施。",
         score=0.05,
